@@ -1,0 +1,235 @@
+"""The monthly job as steps: extract → validate → share (per party) → publish (per party).
+
+Each step reads its input from the object store, writes its output back, and returns a small,
+JSON-able reference (keys and counts). The DAGs pass only these references through XCom, so any
+task can run on any worker (DESIGN.md "Orchestration"). No Airflow imports here; the DAG layer
+builds a ``RunContext`` (optionally with a connection ``lookup`` from its secrets backend).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sinergi import registry, settings
+from sinergi.objectstore import ObjectNotFound, ObjectStore
+from sinergi.settings import QUARANTINE_BUCKET, STAGING_BUCKET
+
+log = logging.getLogger(__name__)
+
+class DatasetStopped(RuntimeError):
+    """A batch-level gate failed: the dataset is not published this month (message lists why)."""
+
+
+class ReconciliationError(RuntimeError):
+    """Rows were lost between steps: every source row must be published, quarantined or suppressed."""
+
+
+@dataclass
+class RunContext:
+    store: ObjectStore
+    home: Path
+    lookup: Any = None
+
+    @classmethod
+    def from_env(cls, lookup=None) -> RunContext:
+        from sinergi.s3 import S3ObjectStore
+
+        return cls(store=S3ObjectStore(settings.pipeline_s3(lookup)), home=settings.home(), lookup=lookup)
+
+    # Heavy collaborators are created on first use, so a step only pays for what it needs.
+    @property
+    def sources(self):
+        from sinergi.extract import SourceConfig
+
+        return SourceConfig.from_env(lookup=self.lookup)
+
+    @property
+    def policy(self):
+        if not hasattr(self, "_policy"):
+            from sinergi.policy import load_policy
+
+            self._policy = load_policy()
+        return self._policy
+
+    @property
+    def keyring(self):
+        if not hasattr(self, "_keyring"):
+            from sinergi.secrets import master_secret
+            from sinergi.tokens import Keyring
+
+            self._keyring = Keyring.from_master(master_secret(lookup=self.lookup))
+        return self._keyring
+
+
+# -- staging helpers ---------------------------------------------------------------------------
+def staging_key(dataset: str, month: str, run_id: str, name: str) -> str:
+    return f"{dataset}/{month}/{_safe(run_id)}/{name}"
+
+
+def _safe(run_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+
+
+def put_table(store: ObjectStore, bucket: str, key: str, table: pa.Table) -> str:
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    return store.put_bytes(bucket, key, buf.getvalue())
+
+
+def get_table(store: ObjectStore, bucket: str, key: str) -> pa.Table:
+    return pq.read_table(io.BytesIO(store.get_bytes(bucket, key)))
+
+
+def _put_json(store: ObjectStore, bucket: str, key: str, value: Any) -> None:
+    store.put_bytes(bucket, key, json.dumps(value, indent=1, sort_keys=True, default=str).encode(), content_type="application/json")
+
+
+def _get_json(store: ObjectStore, bucket: str, key: str, default: Any = None) -> Any:
+    try:
+        return json.loads(store.get_bytes(bucket, key))
+    except ObjectNotFound:
+        return default
+
+
+# -- steps ---------------------------------------------------------------------------------------
+def extract_step(dataset: str, month: str, run_id: str, ctx: RunContext) -> dict:
+    from sinergi.extract import extract
+
+    result = extract(dataset, month, ctx.sources, landing=ctx.store, run_id=run_id)
+    key = staging_key(dataset, month, run_id, "extracted.parquet")
+    put_table(ctx.store, STAGING_BUCKET, key, result.table)
+    ref = {
+        "dataset": dataset,
+        "month": month,
+        "run_id": run_id,
+        "extracted_key": key,
+        "extracted": result.table.num_rows,
+        "sources": result.sources,
+        "warnings": list(result.warnings),
+    }
+    log.info("%s %s: extracted %d rows from %s", dataset, month, ref["extracted"], [s.get("path") or s.get("table") for s in result.sources])
+    for w in result.warnings:
+        log.warning("%s %s: %s", dataset, month, w)
+    return ref
+
+
+def _references(ctx: RunContext, dataset: str, month: str) -> dict[str, set[str]]:
+    refs: dict[str, set[str]] = {}
+    for referenced in sorted(set(registry.get(dataset).references.values())):
+        ids = _get_json(ctx.store, STAGING_BUCKET, f"_refs/{referenced}/{month}.json")
+        if ids is None:
+            raise DatasetStopped(
+                f"{dataset} {month}: reference dataset {referenced!r} has not been validated for {month}; "
+                f"run {referenced} first (its valid ids are needed to check references)"
+            )
+        refs[referenced] = set(ids)
+    return refs
+
+
+def _history(ctx: RunContext, dataset: str, month: str) -> list[int]:
+    counts = _get_json(ctx.store, STAGING_BUCKET, f"_history/{dataset}.json", default={})
+    return [counts[m] for m in sorted(counts) if m < month][-6:]
+
+
+def validate_step(ref: dict, ctx: RunContext) -> dict:
+    from sinergi.validate import validate, write_quarantine
+
+    dataset, month, run_id = ref["dataset"], ref["month"], ref["run_id"]
+    table = get_table(ctx.store, STAGING_BUCKET, ref["extracted_key"])
+    docs_dir = ctx.home / "data-docs" / dataset / month
+    res = validate(
+        table, dataset, month, run_id,
+        references=_references(ctx, dataset, month), history=_history(ctx, dataset, month), docs_dir=docs_dir,
+    )
+    quarantine_key = write_quarantine(ctx.store, res, dataset, month, run_id)
+    _upload_dir(ctx.store, QUARANTINE_BUCKET, f"data-docs/{dataset}/{month}/{_safe(run_id)}", docs_dir)
+    counts = dict(res.counts)
+    if counts["extracted"] != counts["valid"] + counts["quarantined"]:
+        raise ReconciliationError(f"{dataset} {month}: extracted {counts['extracted']} != valid {counts['valid']} + quarantined {counts['quarantined']}")
+    log.info("%s %s: %d extracted, %d valid, %d quarantined %s", dataset, month, counts["extracted"], counts["valid"], counts["quarantined"], counts.get("by_rule", {}))
+    for w in res.warnings:
+        log.warning("%s %s: %s", dataset, month, w)
+    if res.stopped:
+        raise DatasetStopped(f"{dataset} {month} is not published: " + "; ".join(res.stop_reasons))
+    valid_key = staging_key(dataset, month, run_id, "valid.parquet")
+    put_table(ctx.store, STAGING_BUCKET, valid_key, res.valid)
+    if any(dataset in d.references.values() for d in registry.datasets().values()):
+        rid = registry.get(dataset).record_id
+        _put_json(ctx.store, STAGING_BUCKET, f"_refs/{dataset}/{month}.json", sorted(set(res.valid.column(rid).drop_null().to_pylist())))
+    history = _get_json(ctx.store, STAGING_BUCKET, f"_history/{dataset}.json", default={})
+    history[month] = counts["extracted"]
+    _put_json(ctx.store, STAGING_BUCKET, f"_history/{dataset}.json", history)
+    return {
+        **ref,
+        "valid_key": valid_key,
+        "quarantine_key": quarantine_key,
+        "data_docs": str(docs_dir),
+        "counts": counts,
+        "gx": res.summary,
+        "validation_warnings": list(res.warnings),
+    }
+
+
+def _upload_dir(store: ObjectStore, bucket: str, prefix: str, local: Path) -> None:
+    if not local.exists():
+        return
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        ctype = "text/html" if path.suffix == ".html" else "application/octet-stream"
+        store.put_bytes(bucket, f"{prefix}/{path.relative_to(local).as_posix()}", path.read_bytes(), content_type=ctype)
+
+
+def recipients(dataset: str, ctx: RunContext) -> list[str]:
+    return list(ctx.policy.recipients(dataset))
+
+
+def share_step(ref: dict, party: str, ctx: RunContext) -> dict:
+    from sinergi.disclosure import leak_guard
+    from sinergi.policy import share
+
+    dataset, month, run_id = ref["dataset"], ref["month"], ref["run_id"]
+    valid = get_table(ctx.store, STAGING_BUCKET, ref["valid_key"])
+    shared, report = share(valid, dataset, party, ctx.policy, ctx.keyring)
+    leak_guard(shared, dropped_values=None)
+    key = staging_key(dataset, month, run_id, f"share/{party}.parquet")
+    put_table(ctx.store, STAGING_BUCKET, key, shared)
+    suppressed = sum((report.get("rows_suppressed") or {}).values()) if isinstance(report.get("rows_suppressed"), dict) else int(report.get("rows_suppressed") or 0)
+    filtered = int(report.get("rows_filtered_out") or 0)
+    if valid.num_rows != shared.num_rows + suppressed + filtered:
+        raise ReconciliationError(
+            f"{dataset} {month} → {party}: valid {valid.num_rows} != shared {shared.num_rows} + suppressed {suppressed} + filtered out {filtered}"
+        )
+    log.info("%s %s → %s: %d rows shared (%d filtered out by the policy, %d suppressed)", dataset, month, party, shared.num_rows, filtered, suppressed)
+    return {**ref, "party": party, "shared_key": key, "shared": shared.num_rows, "share_report": report}
+
+
+def publish_step(ref: dict, ctx: RunContext) -> dict:
+    from sinergi.policy import shared_schema
+    from sinergi.publish import publish, update_catalog
+
+    dataset, month, run_id, party = ref["dataset"], ref["month"], ref["run_id"], ref["party"]
+    bucket = ctx.policy.parties[party].bucket
+    table = get_table(ctx.store, STAGING_BUCKET, ref["shared_key"])
+    result = publish(
+        ctx.store, bucket=bucket, dataset=dataset, month=month, run_id=run_id, table=table,
+        schema=shared_schema(dataset, party, ctx.policy),
+        manifest_extra={
+            "party": party,
+            "sources": ref["sources"],
+            "counts": {**ref["counts"], "shared": ref["shared"]},
+            "share_report": ref["share_report"],
+            "gx": ref["gx"],
+            "warnings": ref["warnings"] + ref.get("validation_warnings", []),
+        },
+    )
+    update_catalog(ctx.store, bucket, party, dataset, month, result)
+    out = result if isinstance(result, dict) else result.to_dict()
+    log.info("%s %s → s3://%s: published %s rows", dataset, month, bucket, out.get("rows"))
+    return out

@@ -1,0 +1,56 @@
+"""What each party received for a month, printed at the end of ``make run``."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from sinergi import settings
+from sinergi.objectstore import StoreError
+
+
+def _parties(home: Path) -> dict[str, str]:
+    from sinergi.store import default_parties
+
+    return default_parties()
+
+
+def published_counts(party: str, bucket: str, month: str, home: Path) -> dict[str, int]:
+    """Rows per dataset published for ``month`` in the party's bucket, read with the party's own key."""
+    from sinergi.s3 import S3ObjectStore
+
+    store = S3ObjectStore(settings.party_s3(party, home), attempts=2, backoff=0.2)
+    year, mon = month.split("-")
+    counts: dict[str, int] = {}
+    for obj in store.list(bucket):
+        parts = obj.key.split("/")
+        if len(parts) >= 4 and parts[1] == f"year={year}" and parts[2] == f"month={mon}" and parts[-1].endswith(".parquet"):
+            data = store.get_bytes(bucket, obj.key)
+            counts[parts[0]] = counts.get(parts[0], 0) + pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+    return dict(sorted(counts.items()))
+
+
+def summary_text(month: str, home: Path | None = None) -> str:
+    from sinergi.publish.readers import read_snippet
+
+    home = home or settings.home()
+    lines: list[str] = []
+    for party, bucket in _parties(home).items():
+        cred = settings.credentials_dir(home) / f"{party}.env"
+        lines.append(f"\n== {party}  (bucket s3://{bucket}, key {cred})")
+        try:
+            counts = published_counts(party, bucket, month, home)
+        except (StoreError, FileNotFoundError) as e:
+            lines.append(f"   cannot read: {e}")
+            continue
+        if not counts:
+            lines.append(f"   nothing published for {month}")
+        for dataset, rows in counts.items():
+            lines.append(f"   {dataset:<24} {rows:>8} rows")
+        if counts:
+            first = "placements" if "placements" in counts else next(iter(counts))
+            lines.append("   read it (DuckDB / pandas):")
+            lines.extend("     " + line for line in read_snippet(party, bucket, first, cred).splitlines())
+    return "\n".join(lines)

@@ -1,0 +1,75 @@
+"""The monthly sync DAG shape shared by the national and provincial DAGs."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, Param, dag
+
+from sinergi_airflow.callbacks import on_task_failure
+from sinergi_airflow.tasks import TIMEZONE, dataset_groups
+
+OWNER = "sinergi-data-engineering"
+#: The agreement was signed on 30 July 2025; July 2025 is the first month that can be shared.
+FIRST_MONTH = pendulum.datetime(2025, 7, 1, tz=TIMEZONE)
+
+
+def monthly_sync_dag(*, dag_id: str, scope: str, doc_md: str, tags: list[str]):
+    """A DAG that runs one task group per dataset of ``scope`` for a month.
+
+    Monthly data intervals in Asia/Jakarta (the run for July starts on 1 August, 03:00 WIB);
+    catchup for backfills; params to re-run one month or a subset of datasets.
+    """
+    from sinergi import registry
+
+    datasets = registry.names(scope)
+
+    @dag(
+        dag_id=dag_id,
+        schedule=CronDataIntervalTimetable("0 3 1 * *", timezone=TIMEZONE),
+        start_date=FIRST_MONTH,
+        catchup=True,
+        max_active_runs=1,
+        tags=["sinergi", "monthly", scope, *tags],
+        default_args={"owner": OWNER, "on_failure_callback": on_task_failure},
+        params={
+            "month": Param(
+                "", type="string", title="Month (YYYY-MM)",
+                description="Re-run this month instead of the run's data interval (empty = the data interval's month).",
+                pattern=r"^(|\d{4}-(0[1-9]|1[0-2]))$",
+            ),
+            "datasets": Param(
+                [], type="array", title="Datasets",
+                description="Only these datasets (empty = all): " + ", ".join(datasets),
+                items={"type": "string", "enum": datasets},
+            ),
+        },
+        doc_md=doc_md,
+    )
+    def monthly_sync():
+        dataset_groups(scope)
+
+    return monthly_sync()
+
+
+COMMON_DOC = """
+**Steps per dataset** (one task group each): **extract** the month's source and land it untouched
+in the owner-only landing zone → **validate** with the dataset's Great Expectations suite (failing
+rows go to quarantine with every rule they broke; a batch gate can stop the dataset) → **share**
+once per receiving party (sharing policy: row filter, column transforms, keyed tokens, k-anonymity,
+leak guard) → **publish** to that party's bucket (one atomic Parquet object per month, manifest
+committed last, catalog), emitting the Asset `sinergi.<party>.<dataset>` with the counts
+(extracted / valid / quarantined / suppressed / published) as extras.
+
+**Outputs.** `s3://<party-bucket>/<dataset>/year=YYYY/month=MM/part-0.parquet`; manifests under
+`_manifests/`; catalog and data dictionary under `_catalog/`. Quarantined rows and Data Docs:
+`s3://sinergi-quarantine/<dataset>/<YYYY-MM>/<run>/`.
+
+**Re-run a month.** Trigger with config `{"month": "2025-07"}`; add `"datasets": ["placements"]` to
+re-run only some datasets (the others are skipped; references are checked against the month's last
+validated reference data). Re-running is idempotent: the month is replaced atomically.
+
+**Backfill.** `airflow backfill create --dag-id <this dag> --from-date 2025-07-01 --to-date 2025-09-30`
+(one run per month, oldest first), or *Trigger → Backfill* in the UI.
+
+**When a task fails** its log ends with a line `SINERGI FAILURE dataset=… month=… step=… reason=…`.
+"""

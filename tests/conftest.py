@@ -1,0 +1,64 @@
+"""Shared fixtures: an isolated SINERGI_HOME per session and a real SeaweedFS server on free ports."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# GX logs every registered function at import time; keep test output readable.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_home(tmp_path_factory) -> Iterator[Path]:
+    """Tests never touch the repository's .local (a store `make run` left running keeps working)."""
+    home = tmp_path_factory.mktemp("sinergi-home")
+    old = os.environ.get("SINERGI_HOME")
+    os.environ["SINERGI_HOME"] = str(home)
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "SINERGI_S3_ACCESS_KEY"):
+        os.environ.pop(var, None)
+    yield home
+    if old is None:
+        os.environ.pop("SINERGI_HOME", None)
+    else:
+        os.environ["SINERGI_HOME"] = old
+
+
+class RunningStore:
+    def __init__(self, embedded):
+        from sinergi.s3 import S3ObjectStore
+
+        self.embedded = embedded
+        self.home = embedded.home
+        self.endpoint = embedded.endpoint
+        self.pipeline = S3ObjectStore(embedded.credentials("pipeline"), attempts=3, backoff=0.2)
+
+    def credentials(self, party: str):
+        return self.embedded.credentials(party)
+
+    def client_for(self, party: str, attempts: int = 1):
+        from sinergi.s3 import S3ObjectStore
+
+        return S3ObjectStore(self.credentials(party), attempts=attempts, backoff=0.1)
+
+
+def start_store(home: Path, parties: dict[str, str] | None = None) -> RunningStore:
+    from sinergi.store import EmbeddedStore
+
+    embedded = EmbeddedStore(home=home, s3_port=EmbeddedStore._free_port(), parties=parties)
+    embedded.up()
+    return RunningStore(embedded)
+
+
+@pytest.fixture(scope="session")
+def weed(isolated_home) -> Iterator[RunningStore]:
+    """A real `weed mini` S3 server for the whole session (its own ports, data and credentials)."""
+    running = start_store(isolated_home)
+    try:
+        yield running
+    finally:
+        running.embedded.down()
