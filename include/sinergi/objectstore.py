@@ -55,7 +55,10 @@ class ObjectStore(Protocol):
         fails unless the current object has that ETag.
         """
 
-    def put_file(self, bucket: str, key: str, path: str, *, content_type: str = "application/octet-stream") -> str: ...
+    def put_file(
+        self, bucket: str, key: str, path: str, *, content_type: str = "application/octet-stream",
+        metadata: dict[str, str] | None = None,
+    ) -> str: ...
 
     def get_bytes(self, bucket: str, key: str) -> bytes: ...
 

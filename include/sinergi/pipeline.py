@@ -191,13 +191,11 @@ def recipients(dataset: str, ctx: RunContext) -> list[str]:
 
 
 def share_step(ref: dict, party: str, ctx: RunContext) -> dict:
-    from sinergi.disclosure import leak_guard
     from sinergi.policy import share
 
     dataset, month, run_id = ref["dataset"], ref["month"], ref["run_id"]
     valid = get_table(ctx.store, STAGING_BUCKET, ref["valid_key"])
-    shared, report = share(valid, dataset, party, ctx.policy, ctx.keyring)
-    leak_guard(shared, dropped_values=None)
+    shared, report = share(valid, dataset, party, ctx.policy, ctx.keyring)  # runs the leak guard
     key = staging_key(dataset, month, run_id, f"share/{party}.parquet")
     put_table(ctx.store, STAGING_BUCKET, key, shared)
     suppressed = sum((report.get("rows_suppressed") or {}).values()) if isinstance(report.get("rows_suppressed"), dict) else int(report.get("rows_suppressed") or 0)
@@ -226,10 +224,28 @@ def publish_step(ref: dict, ctx: RunContext) -> dict:
             "counts": {**ref["counts"], "shared": ref["shared"]},
             "share_report": ref["share_report"],
             "gx": ref["gx"],
+            "k_anonymity": ref["share_report"].get("k_anonymity"),
+            "key_versions": ref["share_report"].get("key_versions"),
             "warnings": ref["warnings"] + ref.get("validation_warnings", []),
         },
     )
-    update_catalog(ctx.store, bucket, party, dataset, month, result)
-    out = result if isinstance(result, dict) else result.to_dict()
+    update_catalog(ctx.store, bucket, party, result)
+    publish_party_documents(ctx, party)
+    out = dict(result)
     log.info("%s %s → s3://%s: published %s rows", dataset, month, bucket, out.get("rows"))
     return out
+
+
+def publish_party_documents(ctx: RunContext, party: str) -> None:
+    """The party's data dictionary and record of processing, regenerated from the registry and
+    the policy on every publish, so the documents in the bucket never drift from what is enforced."""
+    from sinergi import ropa
+    from sinergi.policy import shared_schema
+    from sinergi.publish import write_data_dictionary
+
+    bucket = ctx.policy.parties[party].bucket
+    schemas = {ds: shared_schema(ds, party, ctx.policy) for ds in ctx.policy.parties[party].datasets}
+    write_data_dictionary(ctx.store, bucket, party, schemas)
+    markdown, html = ropa.render(ctx.policy, party)
+    ctx.store.put_bytes(bucket, "_catalog/record_of_processing.md", markdown.encode(), content_type="text/markdown; charset=utf-8")
+    ctx.store.put_bytes(bucket, "_catalog/record_of_processing.html", html.encode(), content_type="text/html; charset=utf-8")

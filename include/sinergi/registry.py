@@ -14,6 +14,9 @@ from importlib import resources
 
 import yaml
 
+# the C loader parses the registry ~10x faster (DAG files read it at parse time)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 ROLES = ("direct_identifier", "quasi_identifier", "sensitive", "attribute")
 TYPES = ("string", "date", "int", "bool")
 DERIVATIONS = ("bps_code", "province_code", "kecamatan_code", "country_name")
@@ -186,7 +189,7 @@ def _dataset(name: str, raw: dict) -> Dataset:
 @cache
 def datasets() -> dict[str, Dataset]:
     text = resources.files("sinergi.config").joinpath("datasets.yaml").read_text(encoding="utf-8")
-    return {name: _dataset(name, raw) for name, raw in yaml.safe_load(text).items()}
+    return {name: _dataset(name, raw) for name, raw in yaml.load(text, Loader=_YAML_LOADER).items()}
 
 
 def get(name: str) -> Dataset:

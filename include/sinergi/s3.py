@@ -29,6 +29,8 @@ _TRANSIENT_EXC = (
     bce.ReadTimeoutError,
     bce.ConnectTimeoutError,
     bce.ConnectionError,
+    bce.ResponseStreamingError,  # the body broke off mid-read (GET)
+    bce.IncompleteReadError,
 )
 
 
@@ -97,10 +99,17 @@ class S3ObjectStore:
             kwargs["Metadata"] = metadata
         return self._call("PUT", bucket, key, lambda: self.client.put_object(**kwargs))["ETag"]
 
-    def put_file(self, bucket, key, path, *, content_type="application/octet-stream") -> str:
-        with open(path, "rb") as f:
-            data = f.read()
-        return self.put_bytes(bucket, key, data, content_type=content_type)
+    def put_file(self, bucket, key, path, *, content_type="application/octet-stream", metadata=None) -> str:
+        """Upload a local file; large files go up in parts (still atomic: visible on completion)."""
+        import os
+
+        if os.path.getsize(path) <= 64 * 1024 * 1024:
+            with open(path, "rb") as f:
+                return self.put_bytes(bucket, key, f.read(), content_type=content_type, metadata=metadata)
+        extra = {"ContentType": content_type, **({"Metadata": metadata} if metadata else {})}
+        self._call("PUT", bucket, key, lambda: self.client.upload_file(str(path), bucket, key, ExtraArgs=extra))
+        info = self.head(bucket, key)
+        return info.etag if info else ""
 
     def get_bytes(self, bucket, key) -> bytes:
         return self._call("GET", bucket, key, lambda: self.client.get_object(Bucket=bucket, Key=key)["Body"].read())

@@ -8,6 +8,9 @@ from importlib import resources
 
 import yaml
 
+# the C loader parses the registry ~10x faster (DAG files read it at parse time)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def _key(text: str) -> str:
     return re.sub(r"[^A-Z0-9]+", " ", str(text).upper()).strip()
@@ -16,7 +19,7 @@ def _key(text: str) -> str:
 @cache
 def vocabularies() -> dict[str, dict[str, list[str]]]:
     text = resources.files("sinergi.config").joinpath("vocabularies.yaml").read_text(encoding="utf-8")
-    return {name: {str(k): [str(a) for a in (v or [])] for k, v in values.items()} for name, values in yaml.safe_load(text).items()}
+    return {name: {str(k): [str(a) for a in (v or [])] for k, v in values.items()} for name, values in yaml.load(text, Loader=_YAML_LOADER).items()}
 
 
 def values(vocabulary: str) -> list[str]:
@@ -43,7 +46,7 @@ def canonical(vocabulary: str, text: str | None) -> str | None:
 @cache
 def countries() -> dict[str, dict]:
     text = resources.files("sinergi.config").joinpath("countries.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=_YAML_LOADER)
 
 
 @cache

@@ -1,0 +1,131 @@
+"""
+### MoU indicators and monthly report (per party)
+
+Turns what each party *received* into the MoU indicators mart and the monthly report (issue 9):
+CPMI registrations and verification (work-plan rows 1e, 5.2a), placements by destination country,
+sector, scheme and sex (4d), returns by status (4e) incl. sick/deceased (3.3), complaints by type
+and workflow status with median days to resolution (5.2d, 5.3c), CPMI trained and the share placed
+within 6 months (2.1), health checks and fit rate (3.2), licensed health facilities (3.1), stranded
+returnees (5.3b) and empowerment participants (2.2, 2.3) — per month, year to date and last 12
+months (MoU Art. 7), per kab/kota, with small-cell (1-4) and secondary suppression.
+
+**Schedule.** Data-aware: runs whenever a source dataset the indicators use is published to any
+party's bucket (Assets `sinergi.<party>.<dataset>` of every party in the sharing policy).
+
+**Inputs.** Only the party's own bucket: `s3://<party-bucket>/<dataset>/year=YYYY/month=MM/part-0.parquet`
+(pseudonymised; persons linked only through that party's `nik_token`), the 12 months ending at the
+reporting month. A dataset the party does not receive → its indicators are absent and the report says so.
+
+**Outputs** (per party, mapped over the parties of the policy):
+- dataset `indicators`: `s3://<party-bucket>/indicators/year=YYYY/month=MM/part-0.parquet` (long/tidy:
+  period, kab/kota, indicator, dimension, value, suppressed, work-plan row), published atomically with
+  a manifest and catalog entry; emits the Asset `sinergi.<party>.indicators`;
+- report: `s3://<party-bucket>/_reports/<YYYY-MM>/laporan-<party>-<YYYY-MM>.html` (self-contained HTML,
+  inline SVG charts) and `<SINERGI_HOME>/reports/<party>/<YYYY-MM>.html` on the worker.
+
+**Month and parties.** From the triggering Asset events: each event names its party
+(`sinergi.<party>.<dataset>`) and month (extra `month`), so a burst of publications computes every
+(party, month) pair once. A `month` param overrides (all parties, or the `parties` param); a manual
+trigger without one computes the last complete month (Asia/Jakarta).
+
+**Re-run a month.** Trigger this DAG with config `{"month": "2025-07"}` (optionally
+`"parties": ["lampung"]`). Re-running is idempotent: the indicators month is replaced atomically and
+the report object is overwritten with identical bytes when the inputs did not change. After
+re-publishing an earlier source month, re-run the later months too (their ytd/year views use it).
+
+Code: `include/sinergi/indicators/` (compute, suppress, report, run); this file only wires it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pendulum
+import yaml
+from airflow.sdk import AssetAny, Param, dag, get_current_context, task
+from sinergi_airflow.assets import dataset_asset, publication_alias
+from sinergi_airflow.callbacks import on_task_failure
+from sinergi_airflow.monthly import FIRST_MONTH, OWNER
+from sinergi_airflow.tasks import TIMEZONE, io_task_args
+
+from sinergi.indicators.definitions import SOURCE_DATASETS as SOURCES  # plain dataclasses: cheap to import
+
+POLICY_FILE = Path(__file__).resolve().parents[1] / "include" / "sinergi" / "config" / "policy.yaml"
+
+
+def _policy_parties() -> dict[str, dict]:
+    """party -> {bucket, datasets} straight from the policy YAML (no pydantic/pyarrow at parse time)."""
+    from importlib import resources
+
+    try:
+        text = resources.files("sinergi.config").joinpath("policy.yaml").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):  # fall back to the repository layout
+        text = POLICY_FILE.read_text(encoding="utf-8")
+    doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: ~10x faster parse
+    return {name: {"bucket": p["bucket"], "datasets": sorted(p.get("datasets") or {})} for name, p in doc["parties"].items()}
+
+
+PARTIES = _policy_parties()
+INPUT_ASSETS = [dataset_asset(party, p["bucket"], ds) for party, p in PARTIES.items() for ds in p["datasets"] if ds in SOURCES]
+
+
+@dag(
+    dag_id="sinergi_indicators",
+    schedule=AssetAny(*INPUT_ASSETS),
+    start_date=FIRST_MONTH,
+    catchup=False,
+    max_active_runs=1,
+    tags=["sinergi", "indicators", "report"],
+    default_args={"owner": OWNER, "on_failure_callback": on_task_failure},
+    params={
+        "month": Param("", type="string", title="Month (YYYY-MM)",
+                       description="Compute this month (empty = the months in the triggering Asset events).",
+                       pattern=r"^(|\d{4}-(0[1-9]|1[0-2]))$"),
+        "parties": Param([], type="array", title="Parties", items={"type": "string", "enum": sorted(PARTIES)},
+                         description="Only these parties (empty = every party of the policy)."),
+    },
+    doc_md=__doc__,
+)
+def sinergi_indicators():
+    @task(task_id="plan")
+    def plan() -> list[dict]:
+        """(party, month) pairs: the param month, or each triggering event's party and extra month."""
+        import logging
+
+        from sinergi.indicators.run import plan_runs
+
+        ctx = get_current_context()
+        triggering = ctx.get("triggering_asset_events") or {}
+        events = [(ev.asset.name, ev.extra) for key in triggering for ev in triggering[key]]
+        pairs = plan_runs(
+            events, sorted(PARTIES), month=(ctx["params"].get("month") or "").strip() or None,
+            only=ctx["params"].get("parties") or None,
+            # manual trigger without a month: the last complete month in Jakarta
+            fallback_month=pendulum.now(TIMEZONE).subtract(months=1).strftime("%Y-%m"),
+        )
+        logging.getLogger("sinergi").info("indicators plan: %s", pairs)
+        return pairs
+
+    @task(task_id="indicators", outlets=[publication_alias("indicators")], **io_task_args())
+    def indicators(party: str, month: str, *, outlet_events=None) -> dict:
+        import logging
+
+        from sinergi_airflow.tasks import _context
+
+        from sinergi.indicators import run_for_party
+
+        ctx = _context()
+        out = run_for_party(ctx.store, party, month, ctx.policy, ctx.home, run_id=get_current_context()["run_id"])
+        bucket = ctx.policy.parties[party].bucket
+        outlet_events[publication_alias("indicators")].add(
+            dataset_asset(party, bucket, "indicators"),
+            extra={"month": month, "rows": out["rows"], "report_key": out["report_key"], "missing": sorted(out["missing"])},
+        )
+        logging.getLogger("sinergi").info("indicators %s %s: %d rows, report s3://%s/%s", party, month, out["rows"],
+                                          bucket, out["report_key"])
+        return {k: out[k] for k in ("party", "month", "rows", "report_key", "report_path")}
+
+    indicators.expand_kwargs(plan())
+
+
+indicators_dag = sinergi_indicators()

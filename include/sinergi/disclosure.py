@@ -1,0 +1,297 @@
+"""Disclosure control before a release: k-anonymity (generalise, then suppress) and the leak guard.
+
+k-anonymity (``k_anonymise``)
+    Equivalence classes are the distinct combinations of the release's quasi-identifiers (after
+    the party's transforms, e.g. age_band, sex, kabkota_code, kecamatan_code, education; a null is
+    a value of its own). Rows in classes smaller than k are generalised further *locally* (only
+    those rows), one step at a time — by default age band 5 -> 10 years, kecamatan dropped
+    (kab/kota stays), age band -> 20 years, education dropped, kab/kota dropped (province stays) —
+    re-counting after each step; rows still in small
+    classes are then suppressed (removed, counted with reason ``k_anonymity``). Local recoding keeps
+    the detail of every row that is already safe; the column types never change, so the published
+    schema stays deterministic. Every published class has >= k rows. Counting is done with Arrow
+    ``group_by`` on a dense class id (dictionary codes of each QI combined), no pandas.
+
+    Limits (documented in the record of processing): k-anonymity says nothing about the diversity
+    of sensitive values inside a class (l-diversity), and a party that links its own releases with
+    tokens over many months can narrow classes (composition); k is a floor, not a guarantee.
+
+Leak guard (``leak_guard``)
+    Scans every string column of the outgoing table for raw NIK (16 digits), Indonesian mobile
+    (+62/62/08..., 10-13 digits) or international (+country) phone numbers, passport-like values
+    (1-2 capital letters + 6-8 digits) and e-mail addresses, and for any value of a dropped or
+    tokenised direct-identifier column (case-insensitive exact match, values of 4+ characters).
+    A hit raises ``LeakError`` naming the column and the pattern, never the value. Patterns need a
+    non-alphanumeric boundary (or the string edge) on both sides, so identifiers embedded in longer
+    alphanumeric codes — and tokens ``t_<32 hex>`` — cannot match (see sinergi.tokens).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+SUPPRESSION_REASON = "k_anonymity"
+
+_B = r"(?:^|[^0-9A-Za-z])"  # RE2 (Arrow) has no look-around: match the boundary character instead
+_E = r"(?:$|[^0-9A-Za-z])"
+PATTERNS: dict[str, str] = {
+    "nik": _B + r"[0-9]{16}" + _E,
+    "phone": _B + r"(?:\+62|62|0)8(?:[ .-]?[0-9]){8,11}" + _E,
+    "phone_intl": r"(?:^|[^0-9A-Za-z+])\+[1-9](?:[ .-]?[0-9]){7,14}" + _E,
+    # Not after '-', '_', '.' or '/': record ids such as "PN-2507-H0000123" are not passports. A raw
+    # passport number in its own column is caught by the exact match against dropped values.
+    "passport": r"(?:^|[^0-9A-Za-z_./-])[A-Z]{1,2}[0-9]{6,8}" + _E,
+    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+}
+MIN_FORBIDDEN_LEN = 4
+
+
+class LeakError(RuntimeError):
+    """A value in an outgoing column looks like a raw identifier (message names column + pattern only)."""
+
+    def __init__(self, column: str, pattern: str, rows: int):
+        self.column, self.pattern, self.rows = column, pattern, rows
+        super().__init__(f"leak guard: column {column!r} has {rows} value(s) matching {pattern!r}; release blocked")
+
+
+# --- leak guard ------------------------------------------------------------------------------
+
+
+def _canon(arr: pa.Array) -> pa.Array:
+    return pc.utf8_upper(pc.utf8_trim_whitespace(arr))
+
+
+def _as_array(values) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values
+    return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def forbidden_values(columns: Mapping[str, pa.Array | pa.ChunkedArray]) -> dict[str, pa.Array]:
+    """Distinct canonical values (upper, trimmed, >= 4 chars) of the columns that must not appear."""
+    out = {}
+    for name, col in columns.items():
+        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        if not pa.types.is_string(arr.type):
+            arr = pc.cast(arr, pa.string())
+        vals = pc.unique(_canon(arr.drop_null()))
+        vals = vals.filter(pc.greater_equal(pc.utf8_length(vals), MIN_FORBIDDEN_LEN))
+        if len(vals):
+            out[name] = vals
+    return out
+
+
+def leak_guard(
+    table: pa.Table,
+    dropped_values: Mapping[str, Iterable] | pa.Array | pa.ChunkedArray | Iterable[str] | None = None,
+    allow: Mapping[str, Iterable[str]] | None = None,
+) -> dict:
+    """Raise LeakError on the first suspicious column; return a small report when clean.
+
+    ``dropped_values``: {dropped column name: its values} (or one array/list of values) that must
+    not appear in any outgoing string column; ``allow``: {column: pattern names} — explicit,
+    reviewed exemptions from the policy (e.g. an id format that happens to look like a passport).
+    """
+    if dropped_values is None:
+        forbidden: dict[str, pa.Array] = {}
+    elif isinstance(dropped_values, Mapping):
+        forbidden = forbidden_values({k: _as_array(v) for k, v in dropped_values.items()})
+    else:
+        forbidden = forbidden_values({"dropped": _as_array(dropped_values)})
+    allow = {k: set(v) for k, v in (allow or {}).items()}
+    scanned, candidates = [], []
+    for name in table.column_names:
+        col = table.column(name)
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            continue
+        scanned.append(name)
+        if col.null_count == len(col):
+            continue
+        # Regex on every value is cheaper than hashing to distinct values first (RE2 ~0.1 us/value).
+        active = {p: rx for p, rx in PATTERNS.items() if p not in allow.get(name, ())}
+        if active:  # one combined pass; per pattern only to name a hit
+            combined = "|".join(f"(?:{rx})" for rx in active.values())
+            if pc.any(pc.match_substring_regex(col, combined)).as_py():
+                for pname, rx in active.items():
+                    n = pc.sum(pc.cast(pc.match_substring_regex(col, rx), pa.int64())).as_py() or 0
+                    if n:
+                        raise LeakError(name, pname, n)
+        if forbidden and "dropped_values" not in allow.get(name, ()):
+            candidates.append((name, _canon(col.combine_chunks().cast(pa.string()))))
+    if candidates:
+        # One hash set of every forbidden value, built once and probed with every column (as the
+        # chunks of one ChunkedArray: no concatenated copy).
+        value_set = pc.unique(pa.concat_arrays(list(forbidden.values())))
+        hits = pc.is_in(pa.chunked_array([c for _, c in candidates], pa.string()), value_set=value_set)
+        if pc.any(hits).as_py():
+            first = pc.index(hits, True).as_py()
+            for name, canon in candidates:
+                if first < len(canon):
+                    for source, values in forbidden.items():
+                        n = pc.sum(pc.cast(pc.is_in(canon, value_set=values), pa.int64())).as_py() or 0
+                        if n:
+                            raise LeakError(name, f"value of dropped column {source}", n)
+                first -= len(canon)
+    return {"passed": True, "columns_scanned": scanned, "patterns": sorted(PATTERNS),
+            "dropped_value_sets": sorted(forbidden or {})}
+
+
+# --- k-anonymity -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One further-generalisation step: widen an age-band column, or drop (null) one or more columns
+    together (``kabkota_code+kabkota_bps_code:drop`` — two codes of the same region go as one)."""
+
+    columns: tuple[str, ...]
+    action: str  # widen | drop
+    width: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{'+'.join(self.columns)}:{self.width if self.action == 'widen' else 'drop'}"
+
+
+def parse_step(text: str) -> Step:
+    m = re.fullmatch(r"([a-z][a-z0-9_]*(?:\+[a-z][a-z0-9_]*)*):(drop|[1-9][0-9]*)", text.strip())
+    if not m:
+        raise ValueError(f"bad generalisation step {text!r} (expected '<column>[+<column>]:drop' or '<band column>:<years>')")
+    cols, what = tuple(m.group(1).split("+")), m.group(2)
+    if what == "drop":
+        return Step(cols, "drop")
+    if len(cols) != 1:
+        raise ValueError(f"bad generalisation step {text!r}: widen one band column at a time")
+    return Step(cols, "widen", int(what))
+
+
+REGION_COLUMNS = ("kabkota_code", "kabkota_bps_code")
+
+
+def default_steps(quasi_identifiers: Iterable[str], bands: Mapping[str, int] | None = None) -> list[Step]:
+    """Least information lost first: age bands x2; kecamatan dropped (kab/kota stays); age bands x4;
+    education dropped; kab/kota dropped (province stays). Only rows in small classes are touched."""
+    qis, bands = list(quasi_identifiers), dict(bands or {})
+    steps = [Step((c,), "widen", w * 2) for c, w in bands.items() if c in qis]
+    steps += [Step(("kecamatan_code",), "drop")] if "kecamatan_code" in qis else []
+    steps += [Step((c,), "widen", w * 4) for c, w in bands.items() if c in qis]
+    steps += [Step(("education",), "drop")] if "education" in qis else []
+    region = tuple(c for c in REGION_COLUMNS if c in qis)
+    steps += [Step(region, "drop")] if region else []
+    return steps
+
+
+def class_ids(table: pa.Table, columns: list[str]) -> pa.Array:
+    """Dense int64 id of each row's combination of ``columns`` (nulls are a value)."""
+    key = None
+    for c in columns:
+        enc = pc.dictionary_encode(table.column(c).combine_chunks(), null_encoding="encode")
+        idx = enc.indices.cast(pa.int64())
+        if key is None:
+            key = idx
+        else:  # combine, then re-densify so the mixed-radix key never overflows
+            key = pc.add(pc.multiply(key, len(enc.dictionary)), idx)
+            key = pc.dictionary_encode(key).indices.cast(pa.int64())
+    return key if key is not None else pa.array([0] * table.num_rows, pa.int64())
+
+
+def class_sizes(ids: pa.Array) -> tuple[pa.Array, int]:
+    """Per-row size of the row's class, and the number of classes (Arrow group_by)."""
+    if len(ids) == 0:
+        return pa.array([], pa.int64()), 0
+    g = pa.table({"id": ids}).group_by("id").aggregate([("id", "count")])
+    counts = pc.take(g.column("id_count"), pc.sort_indices(g.column("id")))  # ids are dense 0..m-1
+    return pc.take(counts, ids).combine_chunks(), g.num_rows
+
+
+def _band_bounds(col: pa.Array) -> tuple[pa.Array, pa.Array]:
+    parts = pc.split_pattern(col, "-", max_splits=1)
+    lo = pc.cast(pc.list_element(parts, 0), pa.int64())
+    hi = pc.cast(pc.list_element(parts, 1), pa.int64())
+    return lo, hi
+
+
+def widen_band(col: pa.Array, width: int) -> pa.Array:
+    """'25-29' -> '20-29' for width 10 (bands are '<lo>-<hi>' strings; wider bands stay as they are)."""
+    lo, hi = _band_bounds(col)
+    new_lo = pc.multiply(pc.divide(lo, width), width)
+    new = pc.binary_join_element_wise(
+        pc.cast(new_lo, pa.string()), pc.cast(pc.add(new_lo, width - 1), pa.string()), "-"
+    )
+    narrower = pc.less(pc.add(pc.subtract(hi, lo), 1), width)
+    return pc.if_else(pc.fill_null(narrower, False), new, col)
+
+
+def k_anonymise(
+    table: pa.Table,
+    quasi_identifiers: list[str],
+    k: int = 5,
+    steps: list[Step | str] | None = None,
+    bands: Mapping[str, int] | None = None,
+) -> tuple[pa.Table, dict]:
+    """Return (table with every QI class >= k rows, report). See the module docstring."""
+    qis = [c for c in quasi_identifiers if c in table.column_names]
+    missing = [c for c in quasi_identifiers if c not in table.column_names]
+    if missing:
+        raise ValueError(f"quasi-identifier column(s) not in table: {missing}")
+    steps = [parse_step(s) if isinstance(s, str) else s
+             for s in (steps if steps is not None else default_steps(qis, bands))]
+    for s in steps:
+        for c in s.columns:
+            if c not in qis:
+                raise ValueError(f"generalisation step {s.label!r}: {c!r} is not a quasi-identifier of the release")
+    report = {
+        "k_requested": k, "quasi_identifiers": qis, "rows_in": table.num_rows, "applicable": bool(qis) and k > 1,
+        "steps": [], "rows_suppressed": 0, "suppressed_reason": SUPPRESSION_REASON,
+    }
+    if not report["applicable"] or table.num_rows == 0:
+        # Nothing to generalise: no quasi-identifiers (e.g. registers of companies), k <= 1 or no rows.
+        sizes, n_classes = class_sizes(class_ids(table, qis)) if qis else (None, 1 if table.num_rows else 0)
+        report.update(
+            classes=n_classes, rows_below_k_before=0, rows_out=table.num_rows,
+            k_achieved=(pc.min(sizes).as_py() if sizes is not None and len(sizes) else None),
+        )
+        return table, report
+
+    sizes, n_classes = class_sizes(class_ids(table, qis))
+    small = pc.less(sizes, k)
+    report["classes_before"] = n_classes
+    report["k_before"] = pc.min(sizes).as_py()
+    report["rows_below_k_before"] = pc.sum(pc.cast(small, pa.int64())).as_py() or 0
+    for step in steps:
+        if not pc.any(small).as_py():
+            break
+        changed = None
+        for name in step.columns:
+            col = table.column(name).combine_chunks()
+            if step.action == "widen":
+                if not pa.types.is_string(col.type):
+                    raise ValueError(f"step {step.label!r}: {name!r} is not an age-band string column")
+                new = pc.if_else(small, widen_band(col, step.width), col)
+            else:
+                new = pc.if_else(small, pa.nulls(len(col), col.type), col)
+            diff = pc.fill_null(pc.not_equal(new, col), pc.is_valid(col))
+            changed = diff if changed is None else pc.or_(changed, diff)
+            table = table.set_column(table.schema.get_field_index(name), table.schema.field(name), new)
+        changed = pc.sum(pc.cast(changed, pa.int64())).as_py() or 0
+        sizes, n_classes = class_sizes(class_ids(table, qis))
+        small = pc.less(sizes, k)
+        report["steps"].append({"step": step.label, "rows_generalised": changed,
+                                "rows_below_k_after": pc.sum(pc.cast(small, pa.int64())).as_py() or 0})
+    n_small = pc.sum(pc.cast(small, pa.int64())).as_py() or 0
+    if n_small:
+        table = table.filter(pc.invert(small))
+        sizes = sizes.filter(pc.invert(small))
+        n_classes = class_sizes(class_ids(table, qis))[1]
+    report["rows_suppressed"] = n_small
+    report["classes"] = n_classes
+    report["k_achieved"] = pc.min(sizes).as_py() if len(sizes) else None
+    report["rows_out"] = table.num_rows
+    return table, report

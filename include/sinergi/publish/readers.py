@@ -1,0 +1,199 @@
+"""How analysts read a party bucket: DuckDB, pandas and polars, from the party's credentials file.
+
+The credentials file is what ``sinergi store`` hands to a party (``<home>/credentials/<party>.env``):
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``, ``AWS_REGION``,
+``SINERGI_BUCKET``. The documented read path is a plain hive glob
+``s3://<bucket>/<dataset>/**/*.parquet`` (see ``sinergi.publish.protocol`` for what it guarantees).
+
+``read_snippet`` returns self-contained code (no ``sinergi`` import) to paste into a notebook.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sinergi.settings import S3Settings, read_env_file
+
+ENGINES = ("duckdb", "pandas", "polars")
+
+
+def load_credentials(path: str | os.PathLike) -> S3Settings:
+    env = read_env_file(Path(path))
+    missing = [k for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL") if not env.get(k)]
+    if missing:
+        raise ValueError(f"{path}: missing {', '.join(missing)}")
+    return S3Settings(env["AWS_ENDPOINT_URL"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_REGION") or "us-east-1")
+
+
+def glob(bucket: str, dataset: str) -> str:
+    return f"s3://{bucket}/{dataset}/**/*.parquet"
+
+
+def duckdb_source(bucket: str, dataset: str) -> str:
+    """The DuckDB table function for a dataset. ``hive_types`` makes year/month integers, as in
+    pyarrow and polars (DuckDB would otherwise keep the zero-padded ``month=07`` as text);
+    ``union_by_name`` keeps months readable together if the shared schema gains a column."""
+    return (f"read_parquet('{_sql(glob(bucket, dataset))}', hive_partitioning = true, "
+            "hive_types = {'year': INTEGER, 'month': INTEGER}, union_by_name = true)")
+
+
+def _host_and_ssl(endpoint: str) -> tuple[str, bool]:
+    u = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    return u.netloc, u.scheme == "https"
+
+
+# -- DuckDB -----------------------------------------------------------------------------------------
+def httpfs_extension_path() -> Path | None:
+    """The httpfs extension shipped by the ``duckdb-ext-httpfs`` wheel for this DuckDB, if installed."""
+    import duckdb
+
+    try:
+        import duckdb_ext  # namespace package from the wheel
+    except ImportError:
+        return None
+    platform = duckdb.execute("PRAGMA platform").fetchone()[0]
+    for base in duckdb_ext.__path__:
+        candidate = Path(base) / "extensions" / f"v{duckdb.__version__}" / platform / "httpfs.duckdb_extension"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def duckdb_connection(credentials_env_path: str | os.PathLike, *, database: str = ":memory:"):
+    """A DuckDB connection that can read the party's bucket (httpfs loaded, S3 secret created)."""
+    import duckdb
+
+    creds = load_credentials(credentials_env_path)
+    con = duckdb.connect(database, config={"allow_unsigned_extensions": "true"})
+    ext = httpfs_extension_path()
+    try:
+        con.execute(f"LOAD '{ext}'" if ext else "LOAD httpfs")
+    except duckdb.Error as e:
+        con.close()
+        raise RuntimeError(
+            "DuckDB cannot load httpfs: install the duckdb-ext-httpfs wheel matching duckdb "
+            f"{duckdb.__version__} (extensions cannot be downloaded here): {e}"
+        ) from e
+    host, ssl = _host_and_ssl(creds.endpoint)
+    con.execute(
+        # DDL takes no bind parameters: quote the values instead
+        f"CREATE OR REPLACE SECRET sinergi (TYPE s3, KEY_ID '{_sql(creds.access_key)}', SECRET '{_sql(creds.secret_key)}', "
+        f"ENDPOINT '{_sql(host)}', URL_STYLE 'path', USE_SSL {str(ssl).lower()}, REGION '{_sql(creds.region)}')"
+    )
+    return con
+
+
+def _sql(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def read_duckdb(credentials_env_path: str | os.PathLike, bucket: str, dataset: str):
+    """The whole dataset as an Arrow table via DuckDB (hive columns year/month included)."""
+    con = duckdb_connection(credentials_env_path)
+    try:
+        return con.sql(f"SELECT * FROM {duckdb_source(bucket, dataset)}").to_arrow_table()
+    finally:
+        con.close()
+
+
+# -- pyarrow / pandas -------------------------------------------------------------------------------
+def pyarrow_filesystem(credentials_env_path: str | os.PathLike):
+    from pyarrow import fs
+
+    creds = load_credentials(credentials_env_path)
+    host, ssl = _host_and_ssl(creds.endpoint)
+    return fs.S3FileSystem(
+        access_key=creds.access_key,
+        secret_key=creds.secret_key,
+        endpoint_override=host,
+        scheme="https" if ssl else "http",
+        region=creds.region,
+        retry_strategy=fs.AwsStandardS3RetryStrategy(max_attempts=3),
+    )
+
+
+def read_pandas(credentials_env_path: str | os.PathLike, bucket: str, dataset: str):
+    """The dataset as a pandas DataFrame with Arrow dtypes (date32 dates, string codes, int64)."""
+    import pandas as pd
+
+    return pd.read_parquet(
+        f"{bucket}/{dataset}", filesystem=pyarrow_filesystem(credentials_env_path), partitioning="hive", dtype_backend="pyarrow"
+    )
+
+
+# -- polars -----------------------------------------------------------------------------------------
+def polars_storage_options(credentials_env_path: str | os.PathLike) -> dict[str, str]:
+    creds = load_credentials(credentials_env_path)
+    return {
+        "aws_access_key_id": creds.access_key,
+        "aws_secret_access_key": creds.secret_key,
+        "aws_endpoint_url": creds.endpoint,
+        "aws_region": creds.region,
+        "aws_allow_http": "true" if creds.endpoint.startswith("http://") else "false",
+        "aws_virtual_hosted_style_request": "false",
+    }
+
+
+def read_polars(credentials_env_path: str | os.PathLike, bucket: str, dataset: str):
+    import polars as pl
+
+    return pl.read_parquet(
+        glob(bucket, dataset), storage_options=polars_storage_options(credentials_env_path), hive_partitioning=True
+    )
+
+
+# -- snippets ---------------------------------------------------------------------------------------
+_CREDS = '''creds = dict(line.split("=", 1) for line in open({path!r}).read().splitlines()
+             if "=" in line and not line.startswith("#"))
+'''
+
+_SNIPPETS = {
+    "duckdb": '''import duckdb, urllib.parse
+{creds}endpoint = urllib.parse.urlsplit(creds["AWS_ENDPOINT_URL"])
+con = duckdb.connect(config={{"allow_unsigned_extensions": "true"}})
+try:  # offline installs: the httpfs extension from the duckdb-ext-httpfs wheel
+    import pathlib, duckdb_ext
+    platform = con.execute("PRAGMA platform").fetchone()[0]
+    ext = next(p for b in duckdb_ext.__path__ for p in [pathlib.Path(b, "extensions", "v" + duckdb.__version__,
+               platform, "httpfs.duckdb_extension")] if p.exists())
+    con.execute(f"LOAD '{{ext}}'")
+except (ImportError, StopIteration):
+    con.execute("INSTALL httpfs; LOAD httpfs")  # online: DuckDB's extension repository
+con.execute(f"""CREATE SECRET (TYPE s3, KEY_ID '{{creds["AWS_ACCESS_KEY_ID"]}}', SECRET '{{creds["AWS_SECRET_ACCESS_KEY"]}}',
+    ENDPOINT '{{endpoint.netloc}}', URL_STYLE 'path', USE_SSL {{str(endpoint.scheme == "https").lower()}},
+    REGION '{{creds.get("AWS_REGION", "us-east-1")}}')""")
+df = con.sql("SELECT * FROM {duckdb_source}").df()
+''',
+    "pandas": '''import pandas as pd, urllib.parse
+from pyarrow import fs
+{creds}endpoint = urllib.parse.urlsplit(creds["AWS_ENDPOINT_URL"])
+s3 = fs.S3FileSystem(access_key=creds["AWS_ACCESS_KEY_ID"], secret_key=creds["AWS_SECRET_ACCESS_KEY"],
+                     endpoint_override=endpoint.netloc, scheme=endpoint.scheme,
+                     region=creds.get("AWS_REGION", "us-east-1"))
+df = pd.read_parquet("{bucket}/{dataset}", filesystem=s3, partitioning="hive", dtype_backend="pyarrow")
+''',
+    "polars": '''import polars as pl
+{creds}df = pl.read_parquet("{glob}", hive_partitioning=True, storage_options={{
+    "aws_access_key_id": creds["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": creds["AWS_SECRET_ACCESS_KEY"],
+    "aws_endpoint_url": creds["AWS_ENDPOINT_URL"], "aws_region": creds.get("AWS_REGION", "us-east-1"),
+    "aws_allow_http": str(creds["AWS_ENDPOINT_URL"].startswith("http://")).lower()}})
+''',
+}
+
+
+def read_snippet(
+    party: str, bucket: str, dataset: str, *, engine: str = "duckdb", credentials_path: str | None = None
+) -> str:
+    """Self-contained Python that loads ``dataset`` from ``bucket`` into ``df`` with the party's key.
+
+    ``credentials_path`` defaults to ``<party>.env`` (the file the party received)."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    path = credentials_path or f"{party}.env"
+    header = f"# {dataset} from s3://{bucket} with the '{party}' read-only key ({engine})\n"
+    return header + _SNIPPETS[engine].format(
+        creds=_CREDS.format(path=str(path)), glob=glob(bucket, dataset), bucket=bucket, dataset=dataset,
+        duckdb_source=duckdb_source(bucket, dataset),
+    )

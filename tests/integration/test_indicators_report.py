@@ -1,0 +1,286 @@
+"""On a real SeaweedFS (its own server, so other tests' months stay untouched): pseudonymised
+tables published into the party buckets → ``run_for_party`` → indicators dataset + HTML report in
+the bucket and on disk → the report opened in headless Chromium (charts present). The slow test
+runs the real chain: simulator → extract → validate (GX) → share (policy) → publish → indicators,
+and recomputes the indicators with DuckDB from what the party can read with its own key."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from sinergi.indicators.compute import compute_indicators
+from sinergi.indicators.sample import sample_tables
+from sinergi.policy import load_policy, shared_schema
+from sinergi.publish import publish
+
+MONTHS = ["2025-07", "2025-08"]
+MONTH = "2025-08"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+        "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return load_policy()
+
+
+class _Store:
+    def __init__(self, embedded):
+        from sinergi.s3 import S3ObjectStore
+
+        self.embedded = embedded
+        self.pipeline = S3ObjectStore(embedded.credentials("pipeline"), attempts=3, backoff=0.2)
+
+    def client_for(self, party: str):
+        from sinergi.s3 import S3ObjectStore
+
+        return S3ObjectStore(self.embedded.credentials(party), attempts=1, backoff=0.1)
+
+
+def _start(home: Path) -> _Store:
+    from sinergi.store import EmbeddedStore
+
+    embedded = EmbeddedStore(home=home, s3_port=EmbeddedStore._free_port())
+    embedded.up()
+    return _Store(embedded)
+
+
+@pytest.fixture(scope="module")
+def own_store(tmp_path_factory):
+    store = _start(tmp_path_factory.mktemp("ind-store"))
+    try:
+        yield store
+    finally:
+        store.embedded.down()
+
+
+@pytest.fixture(scope="module")
+def published(own_store, policy, tmp_path_factory):
+    """Publish sample inputs for every party, then run the indicators for MONTH."""
+    from sinergi.indicators import run_for_party
+
+    home = tmp_path_factory.mktemp("ind-home")
+    inputs, results = {}, {}
+    for party in policy.parties:
+        bucket = policy.parties[party].bucket
+        tabs = sample_tables(party, policy, MONTHS, seed=5, scale=0.5)
+        inputs[party] = tabs
+        for ds, by_month in tabs.items():
+            for m, t in by_month.items():
+                publish(own_store.pipeline, bucket=bucket, dataset=ds, month=m, run_id=f"test-{m}", table=t,
+                        schema=shared_schema(ds, party, policy))
+        results[party] = run_for_party(own_store.pipeline, party, MONTH, policy, home, run_id="test-ind")
+    return {"home": home, "inputs": inputs, "results": results}
+
+
+def test_indicators_published_to_each_party_bucket(own_store, policy, published):
+    for party, res in published["results"].items():
+        bucket = policy.parties[party].bucket
+        reader = own_store.client_for(party)  # the party's own read-only key
+        data = reader.get_bytes(bucket, f"indicators/year={MONTH[:4]}/month={MONTH[5:]}/part-0.parquet")
+        table = pq.read_table(io.BytesIO(data))
+        assert table.num_rows == res["rows"] > 0
+        expected = compute_indicators(published["inputs"][party], MONTH)
+        key = ["period", "indicator_id", "area_level", "kabkota_code", "dimension", "dimension_value"]
+        assert table.sort_by([(k, "ascending") for k in key]).to_pylist() == \
+            expected.sort_by([(k, "ascending") for k in key]).to_pylist()
+        for r in table.to_pylist():
+            if r["unit"] in ("records", "persons") and not r["suppressed"]:
+                assert not (0 < r["value"] < 5)
+        # the report is in the bucket (readable by the party) and on disk, byte-identical
+        html = reader.get_bytes(bucket, res["report_key"])
+        assert res["report_key"] == f"_reports/{MONTH}/laporan-{party}-{MONTH}.html"
+        local = Path(res["report_path"])
+        assert local == published["home"] / "reports" / party / f"{MONTH}.html"
+        assert local.read_bytes() == html
+
+
+def test_missing_datasets_are_noted(policy, published):
+    for party, res in published["results"].items():
+        html = Path(res["report_path"]).read_text(encoding="utf-8")
+        received = set(policy.parties[party].datasets)
+        if "placements" not in received:
+            assert "placements" in res["missing"]
+            assert 'id="missing"' in html and "placements" in html
+        else:
+            assert "placements" not in res["missing"]
+
+
+def test_rerun_is_idempotent(own_store, policy, published):
+    from sinergi.indicators import run_for_party
+
+    party = "lampung"
+    bucket = policy.parties[party].bucket
+    first = published["results"][party]
+    again = run_for_party(own_store.pipeline, party, MONTH, policy, published["home"], run_id="test-ind-2")
+    assert again["publish"]["sha256"] == first["publish"]["sha256"]
+    assert own_store.pipeline.get_bytes(bucket, again["report_key"]) == Path(first["report_path"]).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def chromium_path():
+    path = shutil.which("chromium") or CHROMIUM
+    if not Path(path).exists():
+        pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium chromium-driver")
+    return path
+
+
+def test_report_renders_in_headless_chromium(published, chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    report = Path(published["results"]["lampung"]["report_path"])
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(report.as_uri())
+            assert "Laporan Bulanan Indikator" in page.title()
+            assert page.locator("svg.chart").count() >= 5
+            titles = page.locator("svg.chart > title").all_text_contents()
+            assert any("Tren bulanan" in t for t in titles)
+            assert any("negara tujuan" in t for t in titles)
+            assert any("kab/kota" in t for t in titles)
+            assert any("status penanganan" in t for t in titles)
+            assert page.locator("svg.chart rect.bar").count() > 10
+            assert page.locator("svg#trend circle").count() >= 2  # one point per month and series
+            box = page.locator("svg#kabkota-placements").bounding_box()
+            assert box and box["width"] > 300 and box["height"] > 100  # laid out, not collapsed
+            assert page.locator("#headline tbody tr").count() >= 10
+        finally:
+            browser.close()
+    assert all(u.startswith("file://") for u in requests), requests  # nothing fetched from the network
+
+
+# -- the real chain ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory, monkeypatch_module):
+    """One simulated month through the real pipeline steps into a fresh store, then the indicators."""
+    from sinergi import registry
+    from sinergi.indicators import run_for_party
+    from sinergi.pipeline import (
+        DatasetStopped,
+        RunContext,
+        extract_step,
+        publish_step,
+        recipients,
+        share_step,
+        validate_step,
+    )
+    from sinergi.simulate import simulate
+
+    tmp = tmp_path_factory.mktemp("ind-e2e")
+    sources = tmp / "sources"
+    simulate(sources, month=E2E_MONTH, months=1, scale="demo", seed=7)
+    monkeypatch_module.setenv("SINERGI_EXPORTS_DIR", str(sources))
+    monkeypatch_module.setenv("SINERGI_DISNAKER_DB_URL", f"sqlite:///{sources / 'disnaker.sqlite'}")
+    store = _start(tmp / "home")
+    try:
+        ctx = RunContext(store=store.pipeline, home=tmp / "home")
+        stopped = []
+        for ds in registry.names():
+            try:
+                ref = validate_step(extract_step(ds, E2E_MONTH, "e2e", ctx), ctx)
+            except DatasetStopped as e:
+                stopped.append((ds, str(e)))
+                continue
+            for party in recipients(ds, ctx):
+                publish_step(share_step(ref, party, ctx), ctx)
+        results = {party: run_for_party(store.pipeline, party, E2E_MONTH, ctx.policy, tmp / "home")
+                   for party in ctx.policy.parties}
+        yield {"store": store, "results": results, "policy": ctx.policy, "stopped": stopped, "home": tmp / "home"}
+    finally:
+        store.embedded.down()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+E2E_MONTH = "2025-07"
+
+
+@pytest.mark.slow
+def test_end_to_end_indicators_recomputed_from_the_party_bucket(pipeline_run):
+    import duckdb
+
+    store, policy = pipeline_run["store"], pipeline_run["policy"]
+    for party, res in pipeline_run["results"].items():
+        bucket = policy.parties[party].bucket
+        reader = store.client_for(party)  # only what this party can read with its own key
+        part = f"year={E2E_MONTH[:4]}/month={E2E_MONTH[5:]}/part-0.parquet"
+        ind = pq.read_table(io.BytesIO(reader.get_bytes(bucket, f"indicators/{part}")))
+        assert ind.num_rows == res["rows"] > 0
+        con = duckdb.connect()
+        con.register("ind", ind)
+        received = {ds for ds in policy.parties[party].datasets}
+        checked = 0
+        for ds, ind_id, expr in (("placements", "placements", "count(*)"), ("returns", "returns", "count(*)"),
+                                 ("cpmi_registrations", "cpmi_registered", "count(*)"),
+                                 ("health_checks", "health_checks", "count(*)"),
+                                 ("trainings", "cpmi_trained", "count(DISTINCT nik_token)"),
+                                 ("stranded_returnees", "stranded_received", "count(*)")):
+            if ds not in received or ds not in res["datasets_used"]:
+                assert ind_id in res["missing"] or ds not in received
+                continue
+            con.register("src", pq.read_table(io.BytesIO(reader.get_bytes(bucket, f"{ds}/{part}"))))
+            expected = dict(con.execute(
+                f"SELECT coalesce(kabkota_code, '-'), {expr} FROM src GROUP BY ALL").fetchall())
+            total = con.execute(f"SELECT {expr} FROM src").fetchone()[0]
+            got = {k: (v, s) for k, v, s in con.execute(
+                "SELECT kabkota_code, value, suppressed FROM ind WHERE indicator_id=? AND period='month' "
+                "AND dimension='total' AND area_level='kabkota' AND kabkota_code IS NOT NULL", [ind_id]).fetchall()}
+            for code, n in expected.items():
+                if code == "-":
+                    continue
+                value, hidden = got[code]
+                assert hidden or value == n, (party, ind_id, code)
+                assert not hidden or n < 5 or value is None
+                checked += 1
+            value, hidden = con.execute(
+                "SELECT value, suppressed FROM ind WHERE indicator_id=? AND period='month' AND dimension='total' "
+                "AND area_level='total'", [ind_id]).fetchone()
+            assert hidden or value == total
+        assert checked > 0 or party not in ("lampung",)
+        bad = con.execute("SELECT count(*) FROM ind WHERE unit IN ('records','persons') AND NOT suppressed "
+                          "AND value BETWEEN 1 AND 4").fetchone()[0]
+        assert bad == 0
+        html = reader.get_bytes(bucket, res["report_key"]).decode()
+        assert "<svg" in html and "<script" not in html
+
+
+@pytest.mark.slow
+def test_indicators_dag_runs_through_airflow(pipeline_run, tmp_path):
+    """`airflow dags test sinergi_indicators` with a month param recomputes and republishes."""
+    import json
+
+    from sinergi import localairflow
+    from sinergi.publish import read_pointer
+
+    home, policy, store = pipeline_run["home"], pipeline_run["policy"], pipeline_run["store"]
+    report = Path(pipeline_run["results"]["lampung"]["report_path"])
+    before = read_pointer(store.pipeline, policy.parties["lampung"].bucket, "indicators", E2E_MONTH)
+    report.unlink()
+    env = localairflow.airflow_env(home)
+    env.update(SINERGI_HOME=str(home), AIRFLOW_HOME=str(tmp_path / "airflow"),
+               AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp_path / 'airflow.db'}", SINERGI_TASK_RETRIES="0")
+    log = tmp_path / "airflow.log"
+    localairflow.migrate(env, log)
+    conf = json.dumps({"month": E2E_MONTH, "parties": ["lampung"]})
+    localairflow._run(localairflow.airflow_cmd("dags", "test", "sinergi_indicators", "-c", conf), env, log,
+                      "airflow dags test sinergi_indicators")
+    text = log.read_text(errors="replace")
+    assert "indicators plan: [{'party': 'lampung', 'month': '2025-07'}]" in text
+    assert report.exists() and "<svg" in report.read_text(encoding="utf-8")
+    after = read_pointer(store.pipeline, policy.parties["lampung"].bucket, "indicators", E2E_MONTH)
+    assert after["generation"] == before["generation"] + 1

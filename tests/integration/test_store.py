@@ -1,0 +1,90 @@
+"""The embedded store's lifecycle: idempotent start, clear port errors, credentials, clean stop."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+
+import pytest
+
+from sinergi import settings
+from sinergi.objectstore import StoreError
+from sinergi.s3 import S3ObjectStore
+from sinergi.store import EmbeddedStore, StoreStartError
+
+PARTIES = {"kp2mi": "kp2mi-share", "lampung": "lampung-share"}
+
+
+@pytest.fixture()
+def store(tmp_path):
+    s = EmbeddedStore(home=tmp_path, s3_port=EmbeddedStore._free_port(), parties=PARTIES)
+    yield s
+    s.down()
+
+
+def test_start_twice_is_harmless_and_keeps_credentials(store):
+    first = store.up()
+    creds_before = {p: store.credentials(p).access_key for p in ["pipeline", *PARTIES]}
+    second = store.up()
+    assert first.running and second.running and first.pid == second.pid
+    assert creds_before == {p: store.credentials(p).access_key for p in ["pipeline", *PARTIES]}
+
+
+def test_credentials_files_are_private_and_complete(store):
+    store.up()
+    for name in ["pipeline", *PARTIES]:
+        path = settings.credentials_dir(store.home) / f"{name}.env"
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        env = settings.read_env_file(path)
+        assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"} <= set(env)
+        assert env["AWS_ENDPOINT_URL"] == store.endpoint
+        if name in PARTIES:
+            assert env["SINERGI_BUCKET"] == PARTIES[name]
+
+
+def test_port_in_use_gives_a_clear_error(tmp_path):
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        s = EmbeddedStore(home=tmp_path, s3_port=port, parties=PARTIES)
+        with pytest.raises(StoreStartError, match=rf"port {port} .* already in use"):
+            s.up()
+
+
+def test_buckets_exist_after_start_and_data_survives_restart(store):
+    store.up()
+    pipeline = S3ObjectStore(store.credentials("pipeline"))
+    for bucket in [*settings.OWNER_BUCKETS, *PARTIES.values()]:
+        pipeline.put_bytes(bucket, "probe.txt", b"x")
+    assert store.down() is True
+    assert not store.status().running
+    store.up()
+    assert S3ObjectStore(store.credentials("pipeline")).get_bytes("kp2mi-share", "probe.txt") == b"x"
+
+
+def test_stopped_store_fails_clearly_after_retries(store):
+    store.up()
+    creds = store.credentials("pipeline")
+    store.down()
+    client = S3ObjectStore(creds, attempts=3, backoff=0.05)
+    with pytest.raises(StoreError) as err:
+        client.get_bytes("kp2mi-share", "x")
+    message = str(err.value)
+    assert store.endpoint in message and "GET s3://kp2mi-share/x" in message and "after 3 attempts" in message
+
+
+def test_rotation_replaces_a_party_key(store):
+    store.up()
+    old = store.credentials("lampung")
+    store.rotate("lampung")
+    store.down()
+    store.up()
+    new = store.credentials("lampung")
+    assert new.access_key != old.access_key
+    from sinergi.objectstore import AccessDenied
+
+    with pytest.raises(AccessDenied):
+        list(S3ObjectStore(old, attempts=1).list("lampung-share"))
+    list(S3ObjectStore(new, attempts=1).list("lampung-share"))

@@ -1,0 +1,220 @@
+"""Landing of extracts as received (sha256, idempotent keys) and where sources are (SourceConfig).
+
+Landing is unit-tested against ``DirStore``, a tiny in-test implementation of the ObjectStore
+protocol over a temp dir; tests/integration/test_extract_sql.py lands into a real SeaweedFS when the
+lead's weed fixture is available.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from sinergi import registry
+from sinergi.extract import LandingConflictError, SourceConfig, extract
+from sinergi.extract.landing import land
+from sinergi.extract.sources import connection_url
+from sinergi.objectstore import ObjectInfo, ObjectNotFound, PreconditionFailed
+from sinergi.settings import LANDING_BUCKET, Connection
+
+try:  # helpers shared with the file-extraction tests (tests/unit is not a package)
+    from test_extract_files import MONTH, file_path, make_rows, write_csv
+except ImportError:  # pragma: no cover - if tests/unit becomes a package
+    from .test_extract_files import MONTH, file_path, make_rows, write_csv
+
+
+class DirStore:
+    """ObjectStore protocol over a directory (bucket/key -> file; metadata in a JSON side file)."""
+
+    endpoint = "file://"
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.puts: list[str] = []
+
+    def _p(self, bucket: str, key: str) -> Path:
+        return self.root / bucket / key
+
+    def put_bytes(self, bucket, key, data, *, content_type="application/octet-stream", if_none_match=False,
+                  if_match=None, metadata=None) -> str:
+        p = self._p(bucket, key)
+        if if_none_match and p.exists():
+            raise PreconditionFailed(f"{bucket}/{key} exists")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+        p.with_name(p.name + ".__meta__").write_text(json.dumps(metadata or {}))
+        self.puts.append(key)
+        return hashlib.md5(data).hexdigest()
+
+    def put_file(self, bucket, key, path, *, content_type="application/octet-stream") -> str:
+        p = self._p(bucket, key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, p)  # streamed, like a multipart upload
+        p.with_name(p.name + ".__meta__").write_text("{}")
+        self.puts.append(key)
+        return "copied"
+
+    def get_bytes(self, bucket, key) -> bytes:
+        p = self._p(bucket, key)
+        if not p.is_file():
+            raise ObjectNotFound(f"{bucket}/{key}")
+        return p.read_bytes()
+
+    def get_file(self, bucket, key, path) -> None:
+        Path(path).write_bytes(self.get_bytes(bucket, key))
+
+    def head(self, bucket, key) -> ObjectInfo | None:
+        p = self._p(bucket, key)
+        if not key or not p.is_file():
+            return None
+        return ObjectInfo(key, p.stat().st_size, hashlib.md5(p.read_bytes()).hexdigest())
+
+    def metadata(self, bucket, key) -> dict[str, str]:
+        return json.loads(self._p(bucket, key).with_name(Path(key).name + ".__meta__").read_text())
+
+    def list(self, bucket, prefix="") -> Iterator[ObjectInfo]:
+        base = self.root / bucket
+        for p in sorted(base.rglob("*")):
+            key = p.relative_to(base).as_posix()
+            if p.is_file() and not key.endswith(".__meta__") and key.startswith(prefix):
+                yield self.head(bucket, key)
+
+    def delete(self, bucket, key) -> None:
+        self._p(bucket, key).unlink(missing_ok=True)
+
+    def ensure_bucket(self, bucket) -> None:
+        (self.root / bucket).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture
+def store(tmp_path) -> DirStore:
+    s = DirStore(tmp_path / "store")
+    s.ensure_bucket(LANDING_BUCKET)
+    return s
+
+
+def _source(tmp_path: Path, n=10, seed=1) -> Path:
+    ds = registry.get("placements")
+    headers, rows = make_rows(ds, n, seed)
+    return write_csv(file_path(tmp_path / "exports", ds, "csv"), headers, rows, encoding="cp1252")
+
+
+def _cfg(tmp_path):
+    return SourceConfig(tmp_path / "exports", "sqlite://")
+
+
+def test_file_landed_as_received_with_checksum(tmp_path, store):
+    path = _source(tmp_path)
+    result = extract("placements", MONTH, _cfg(tmp_path), landing=store, run_id="manual__2025-08-01T00:00:00+00:00")
+    src = result.sources[0]
+    raw = path.read_bytes()
+    assert src["sha256"] == hashlib.sha256(raw).hexdigest() and src["bytes"] == len(raw)
+    key = src["landing_key"]
+    assert key == "siskop2mi/placements/2025-07/manual__2025-08-01T00-00-00_00-00/PENEMPATAN_PMI_202507.csv"
+    assert store.get_bytes(LANDING_BUCKET, key) == raw  # byte for byte (cp1252, title block and all)
+    assert store.metadata(LANDING_BUCKET, key)["sha256"] == src["sha256"]
+    pointer = json.loads(store.get_bytes(LANDING_BUCKET, "siskop2mi/placements/2025-07/_latest.json"))
+    assert pointer["landing_key"] == key and pointer["sha256"] == src["sha256"]
+
+
+def test_rerun_same_content_is_idempotent(tmp_path, store):
+    _source(tmp_path)
+    first = extract("placements", MONTH, _cfg(tmp_path), landing=store, run_id="run1")
+    second = extract("placements", MONTH, _cfg(tmp_path), landing=store, run_id="run2")
+    assert second.sources[0]["landing_key"] == first.sources[0]["landing_key"]
+    assert second.sources[0]["reused"] is True
+    data_keys = [o.key for o in store.list(LANDING_BUCKET, "siskop2mi/placements/2025-07/") if not o.key.endswith(".json")]
+    assert data_keys == [first.sources[0]["landing_key"]]  # no duplicate for readers
+    assert first.table.equals(second.table)
+
+
+def test_changed_source_gets_new_run_folder_and_pointer(tmp_path, store):
+    _source(tmp_path, seed=1)
+    first = extract("placements", MONTH, _cfg(tmp_path), landing=store, run_id="run1")
+    _source(tmp_path, n=11, seed=2)
+    second = extract("placements", MONTH, _cfg(tmp_path), landing=store, run_id="run2")
+    assert second.sources[0]["sha256"] != first.sources[0]["sha256"]
+    assert "/run2/" in second.sources[0]["landing_key"]
+    assert store.head(LANDING_BUCKET, first.sources[0]["landing_key"]) is not None  # history kept
+    pointer = json.loads(store.get_bytes(LANDING_BUCKET, "siskop2mi/placements/2025-07/_latest.json"))
+    assert pointer["run_id"] == "run2" and second.table.num_rows == 11
+
+
+def test_same_run_different_bytes_is_a_conflict(tmp_path, store):
+    kw = dict(system="siskop2mi", dataset="placements", month=MONTH, run_id="r1", filename="f.csv", source="f.csv")
+    a = land(store, data=b"a;b\n1;2\n", **kw)
+    assert land(store, data=b"a;b\n1;2\n", **kw)["landing_key"] == a["landing_key"]
+    store.delete(LANDING_BUCKET, "siskop2mi/placements/2025-07/_latest.json")  # force the write path
+    with pytest.raises(LandingConflictError, match="already holds different bytes"):
+        land(store, data=b"a;b\n9;9\n", **kw)
+
+
+def test_large_file_path_upload(tmp_path, store, monkeypatch):
+    from sinergi.extract import landing as landing_mod
+
+    monkeypatch.setattr(landing_mod, "IN_MEMORY_LIMIT", 10)
+    p = tmp_path / "big.csv"
+    p.write_bytes(b"x" * 1000)
+    rec = land(store, system="s", dataset="d", month=MONTH, run_id="r", filename="big.csv", path=p, source="big.csv")
+    assert store.get_bytes(LANDING_BUCKET, rec["landing_key"]) == p.read_bytes()
+    side = store.get_bytes(LANDING_BUCKET, rec["landing_key"] + ".sha256").decode()
+    assert side.startswith(hashlib.sha256(b"x" * 1000).hexdigest())
+
+
+def test_landing_before_header_errors(tmp_path, store):
+    """A file that fails header mapping is still landed (evidence of what was received)."""
+    ds = registry.get("p3mi")
+    p = file_path(tmp_path / "exports", ds, "csv")
+    p.write_text("nothing;useful\n1;2\n")
+    with pytest.raises(Exception, match="no header row"):
+        extract("p3mi", MONTH, _cfg(tmp_path), landing=store, run_id="r")
+    assert any(o.key.endswith("P3MI_202507.csv") for o in store.list(LANDING_BUCKET))
+
+
+# ----------------------------------------------------------------------------------- SourceConfig
+
+
+def test_source_config_defaults(tmp_path):
+    cfg = SourceConfig.from_env(environ={"SINERGI_HOME": str(tmp_path)})
+    assert cfg.exports_dir == (tmp_path / "sources").resolve()
+    assert cfg.disnaker_db_url == f"sqlite:///{(tmp_path / 'sources').resolve() / 'disnaker.sqlite'}"
+
+
+def test_source_config_env_and_airflow_connection(tmp_path):
+    env = {"SINERGI_EXPORTS_DIR": str(tmp_path / "x"),
+           "AIRFLOW_CONN_SINERGI_DISNAKER_DB": json.dumps({"conn_type": "postgres", "host": "db", "port": 5432,
+                                                           "login": "u", "password": "p@ss", "schema": "disnaker"})}
+    cfg = SourceConfig.from_env(environ=env)
+    assert cfg.exports_dir == (tmp_path / "x").resolve()
+    assert cfg.disnaker_db_url == "postgresql+psycopg2://u:p%40ss@db:5432/disnaker"
+    assert "p%40ss" not in repr(cfg) and "***" in repr(cfg)
+    env["AIRFLOW_CONN_SINERGI_DISNAKER_DB"] = "mysql://root@127.0.0.1:3306/test"
+    assert SourceConfig.from_env(environ=env).disnaker_db_url == "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
+    env["SINERGI_DISNAKER_DB_URL"] = "sqlite:////tmp/x.sqlite"
+    assert SourceConfig.from_env(environ=env).disnaker_db_url == "sqlite:////tmp/x.sqlite"
+
+
+def test_source_config_lookup(tmp_path):
+    calls = []
+
+    def lookup(conn_id):
+        calls.append(conn_id)
+        return Connection(conn_type="mariadb", host="h", login="l", schema="s")
+
+    cfg = SourceConfig.from_env(lookup=lookup, environ={"SINERGI_HOME": str(tmp_path)})
+    assert calls == ["sinergi_disnaker_db"] and cfg.disnaker_db_url.startswith("mysql+pymysql://l@h/s")
+    cfg = SourceConfig.from_env(lookup=lambda _: "postgresql+psycopg2://a@b/c", environ={})
+    assert cfg.disnaker_db_url == "postgresql+psycopg2://a@b/c"
+    assert connection_url("sqlite:///rel.db") == "sqlite:///rel.db"
+
+
+def test_table_schema_is_pa(tmp_path, store):
+    _source(tmp_path)
+    t = extract("placements", MONTH, _cfg(tmp_path), landing=store, run_id="r").table
+    assert isinstance(t, pa.Table) and t.schema.field("_source_row").type == pa.int64()
