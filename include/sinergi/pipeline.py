@@ -122,15 +122,26 @@ def extract_step(dataset: str, month: str, run_id: str, ctx: RunContext) -> dict
 
 
 def _references(ctx: RunContext, dataset: str, month: str) -> dict[str, set[str]]:
+    """Ids a dataset's references must resolve against: every id extracted for the referenced dataset
+    in this month or earlier. Extracted, not only valid: a P3MI quarantined for a bad licence date
+    still exists, and its placements are not wrong because of it. Earlier months count because some
+    sources are deltas (training institutions arrive when they change, not every month)."""
     refs: dict[str, set[str]] = {}
     for referenced in sorted(set(registry.get(dataset).references.values())):
-        ids = _get_json(ctx.store, STAGING_BUCKET, f"_refs/{referenced}/{month}.json")
-        if ids is None:
+        months = {
+            o.key.rsplit("/", 1)[-1].removesuffix(".json"): o.key
+            for o in ctx.store.list(STAGING_BUCKET, f"_refs/{referenced}/")
+        }
+        known = [key for m, key in sorted(months.items()) if m <= month]
+        if not known:
             raise DatasetStopped(
-                f"{dataset} {month}: reference dataset {referenced!r} has not been validated for {month}; "
-                f"run {referenced} first (its valid ids are needed to check references)"
+                f"{dataset} {month}: no {referenced!r} data has been extracted for {month} or before; "
+                f"run {referenced} first (its ids are needed to check {dataset}'s references)"
             )
-        refs[referenced] = set(ids)
+        ids: set[str] = set()
+        for key in known:
+            ids.update(_get_json(ctx.store, STAGING_BUCKET, key, default=[]))
+        refs[referenced] = ids
     return refs
 
 
@@ -140,30 +151,34 @@ def _history(ctx: RunContext, dataset: str, month: str) -> list[int]:
 
 
 def validate_step(ref: dict, ctx: RunContext) -> dict:
-    from sinergi.validate import validate, write_quarantine
+    from sinergi.validate import upload_docs, validate, write_quarantine
 
     dataset, month, run_id = ref["dataset"], ref["month"], ref["run_id"]
     table = get_table(ctx.store, STAGING_BUCKET, ref["extracted_key"])
-    docs_dir = ctx.home / "data-docs" / dataset / month
+    if any(dataset in d.references.values() for d in registry.datasets().values()):
+        rid = registry.get(dataset).record_id
+        ids = sorted(set(table.column(rid).drop_null().to_pylist()))
+        _put_json(ctx.store, STAGING_BUCKET, f"_refs/{dataset}/{month}.json", ids)
+    docs_dir = ctx.home / "data-docs"  # GX builds <dataset>/<month>/<run>/index.html below it
     res = validate(
         table, dataset, month, run_id,
         references=_references(ctx, dataset, month), history=_history(ctx, dataset, month), docs_dir=docs_dir,
     )
-    quarantine_key = write_quarantine(ctx.store, res, dataset, month, run_id)
-    _upload_dir(ctx.store, QUARANTINE_BUCKET, f"data-docs/{dataset}/{month}/{_safe(run_id)}", docs_dir)
+    quarantine_key = write_quarantine(ctx.store, res, dataset, month, _safe(run_id))
+    if res.docs_path:
+        upload_docs(ctx.store, res.docs_path, dataset, month, _safe(run_id))
     counts = dict(res.counts)
     if counts["extracted"] != counts["valid"] + counts["quarantined"]:
         raise ReconciliationError(f"{dataset} {month}: extracted {counts['extracted']} != valid {counts['valid']} + quarantined {counts['quarantined']}")
     log.info("%s %s: %d extracted, %d valid, %d quarantined %s", dataset, month, counts["extracted"], counts["valid"], counts["quarantined"], counts.get("by_rule", {}))
     for w in res.warnings:
         log.warning("%s %s: %s", dataset, month, w)
+    if res.docs_path:
+        log.info("%s %s: Data Docs %s (and s3://%s/data-docs/%s/%s/%s/)", dataset, month, res.docs_path, QUARANTINE_BUCKET, dataset, month, _safe(run_id))
     if res.stopped:
         raise DatasetStopped(f"{dataset} {month} is not published: " + "; ".join(res.stop_reasons))
     valid_key = staging_key(dataset, month, run_id, "valid.parquet")
     put_table(ctx.store, STAGING_BUCKET, valid_key, res.valid)
-    if any(dataset in d.references.values() for d in registry.datasets().values()):
-        rid = registry.get(dataset).record_id
-        _put_json(ctx.store, STAGING_BUCKET, f"_refs/{dataset}/{month}.json", sorted(set(res.valid.column(rid).drop_null().to_pylist())))
     history = _get_json(ctx.store, STAGING_BUCKET, f"_history/{dataset}.json", default={})
     history[month] = counts["extracted"]
     _put_json(ctx.store, STAGING_BUCKET, f"_history/{dataset}.json", history)
@@ -171,19 +186,11 @@ def validate_step(ref: dict, ctx: RunContext) -> dict:
         **ref,
         "valid_key": valid_key,
         "quarantine_key": quarantine_key,
-        "data_docs": str(docs_dir),
+        "data_docs": str(res.docs_path) if res.docs_path else None,
         "counts": counts,
         "gx": res.summary,
         "validation_warnings": list(res.warnings),
     }
-
-
-def _upload_dir(store: ObjectStore, bucket: str, prefix: str, local: Path) -> None:
-    if not local.exists():
-        return
-    for path in sorted(p for p in local.rglob("*") if p.is_file()):
-        ctype = "text/html" if path.suffix == ".html" else "application/octet-stream"
-        store.put_bytes(bucket, f"{prefix}/{path.relative_to(local).as_posix()}", path.read_bytes(), content_type=ctype)
 
 
 def recipients(dataset: str, ctx: RunContext) -> list[str]:

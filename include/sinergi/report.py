@@ -51,6 +51,21 @@ def summary_text(month: str, home: Path | None = None) -> str:
             lines.append(f"   {dataset:<24} {rows:>8} rows")
         if counts:
             first = "placements" if "placements" in counts else next(iter(counts))
-            lines.append("   read it (DuckDB / pandas):")
-            lines.extend("     " + line for line in read_snippet(party, bucket, first, cred).splitlines())
+            lines.append(f"   read {first} (DuckDB, then pandas):")
+            for engine in ("duckdb", "pandas"):
+                lines.extend("     " + line for line in read_snippet(party, bucket, first, engine=engine, credentials_path=cred).splitlines())
+    return "\n".join(lines)
+
+
+def local_outputs_text(month: str, home: Path | None = None) -> str:
+    """Where the month's reports and Great Expectations Data Docs are on this machine."""
+    home = home or settings.home()
+    lines = []
+    for party in _parties(home):
+        path = home / "reports" / party / f"{month}.html"
+        lines.append(f"   report for {party:<10} {path}" + ("" if path.exists() else "  (not produced)"))
+    docs = sorted((home / "data-docs").glob(f"*/{month}/**/index.html"))
+    if docs:
+        lines.append(f"   Data Docs ({len(docs)} datasets): open e.g. {docs[0]}")
+        lines.append(f"   (all under {home / 'data-docs'}/<dataset>/{month}/; quarantined rows in s3://sinergi-quarantine/<dataset>/{month}/)")
     return "\n".join(lines)

@@ -15,9 +15,8 @@ never list the month prefix. A retry of the *same* run writes with ``if_none_mat
 already holds different bytes the run fails with LandingConflictError (start a new run instead of
 overwriting evidence).
 
-The sha256 is stored as object metadata ``sha256`` (and in the returned source record). Objects
-too large for one in-memory PUT are uploaded with ``put_file``; if the store's ``put_file`` takes no
-metadata, the checksum goes into a ``<key>.sha256`` side object and the pointer.
+The sha256 is stored as object metadata ``sha256`` (and in the returned source record and the
+pointer). Objects too large for one in-memory PUT are streamed from disk with ``put_file``.
 """
 
 from __future__ import annotations
@@ -100,11 +99,7 @@ def land(
         else:
             if store.head(bucket, key) is not None:
                 raise PreconditionFailed(f"{bucket}/{key} exists")
-            try:
-                store.put_file(bucket, key, str(path), metadata=meta)  # type: ignore[call-arg]
-            except TypeError:  # protocol's put_file has no metadata: side object
-                store.put_file(bucket, key, str(path))
-                store.put_bytes(bucket, key + ".sha256", f"{digest}  {filename}\n".encode(), metadata=meta)
+            store.put_file(bucket, key, str(path), metadata=meta)
     except PreconditionFailed:
         existing = _existing_digest(store, bucket, key)
         if existing != digest:
