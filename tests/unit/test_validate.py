@@ -1,0 +1,353 @@
+"""Validation engine: suites, row rules to quarantine, batch gates, reconciliation, quarantine and Data Docs.
+
+Tables are built in-test (test_validate_synth.canonical_table) with hand-injected defects.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import io
+import json
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from test_validate_synth import canonical_table, ref_ids, set_value
+
+from sinergi import registry, vocab
+from sinergi.validate import (
+    BatchGateError,
+    ReconciliationError,
+    SuiteError,
+    ValidationResult,
+    engine,
+    suites,
+    upload_docs,
+    validate,
+    write_quarantine,
+)
+
+MONTH = "2026-10"
+REFS = {k: ref_ids(k) for k in ("p3mi", "health_facilities", "training_institutions")}
+
+
+class DirStore:
+    """A tiny ObjectStore on a temp dir (the protocol of sinergi.objectstore)."""
+
+    endpoint = "file://"
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _p(self, bucket, key):
+        return self.root / bucket / key
+
+    def ensure_bucket(self, bucket):
+        (self.root / bucket).mkdir(parents=True, exist_ok=True)
+
+    def put_bytes(self, bucket, key, data, *, content_type="application/octet-stream", if_none_match=False,
+                  if_match=None, metadata=None):
+        p = self._p(bucket, key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+        return str(len(data))
+
+    def put_file(self, bucket, key, path, *, content_type="application/octet-stream"):
+        return self.put_bytes(bucket, key, Path(path).read_bytes())
+
+    def get_bytes(self, bucket, key):
+        return self._p(bucket, key).read_bytes()
+
+    def list(self, bucket, prefix=""):
+        base = self.root / bucket
+        return iter(sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file() and str(p.relative_to(base)).startswith(prefix)))
+
+
+def _rules_of(res: ValidationResult, column: str, value) -> list[list[str]]:
+    rows = res.quarantined.filter(pc.equal(res.quarantined[column], value))
+    return rows["_failed_rules"].to_pylist()
+
+
+# ------------------------------------------------------------------------------------------- suites
+def test_every_dataset_has_a_reviewable_suite_loadable_by_gx():
+    import great_expectations as gx
+
+    for name in registry.names():
+        path = suites.suite_path(name)
+        raw = json.loads(path.read_text())
+        gx.ExpectationSuite(**raw)  # loadable by GX Core 1.x as-is
+        spec = suites.load(name)
+        ds = registry.get(name)
+        rules = {r.rule for r in spec.rules}
+        for r in spec.rules:
+            assert r.severity in suites.SEVERITIES and len(r.why) > 30, (name, r.rule)
+        for c in ds.source_columns:
+            if c.required:
+                assert f"required:{c.name}" in rules, (name, c.name)
+            if c.vocabulary:
+                assert f"vocab:{c.name}" in rules, (name, c.name)
+        assert {"schema_columns", "volume", "values_parse", "record_id_unique", "duplicate_row"} <= rules
+        if "nik" in ds.column_names:
+            assert {"nik_shape", "nik_province", "nik_kabkota"} <= rules
+
+
+def test_suite_meta_is_checked():
+    raw = copy.deepcopy(suites.load("complaints").raw)
+    raw["expectations"][3]["meta"]["severity"] = "sometimes"
+    with pytest.raises(SuiteError, match="severity"):
+        suites.parse("complaints", raw)
+    raw = copy.deepcopy(suites.load("complaints").raw)
+    raw["expectations"][0]["meta"]["severity"] = "quarantine"  # a table-level rule cannot quarantine rows
+    with pytest.raises(SuiteError, match="row-level"):
+        suites.parse("complaints", raw)
+
+
+# ------------------------------------------------------------------------------------------- clean
+@pytest.mark.slow
+@pytest.mark.parametrize("name", registry.names())
+def test_clean_run_quarantines_nothing(name):
+    t = canonical_table(name, 300, MONTH, seed=3)
+    res = validate(t, name, MONTH, "clean", references=REFS, history=[300, 310, 290])
+    assert res.counts == {"extracted": 300, "valid": 300, "quarantined": 0, "by_rule": {}}
+    assert not res.stopped, res.stop_reasons
+    assert res.valid.column_names == t.column_names  # helper columns never leak
+    assert "_failed_rules" in res.quarantined.column_names and res.quarantined.num_rows == 0
+    json.dumps(res.summary)  # JSON-able for the manifest
+    assert all(g.status in ("passed", "skipped") for g in res.gates)
+
+
+# --------------------------------------------------------------------------------------- row rules
+def _placements_with_defects() -> tuple[pa.Table, dict[str, list[str]]]:
+    t = canonical_table("placements", 400, MONTH, seed=5)
+    ids = t["placement_id"].to_pylist()
+    nik = t["nik"].to_pylist()
+    expect: dict[str, set[str]] = {}
+
+    def put(row, column, value, *rules):
+        nonlocal t
+        t = set_value(t, column, row, value)
+        expect.setdefault(ids[row], set()).update(rules)
+
+    put(1, "nik", "1.80101E+15", "nik_shape")
+    put(2, "nik", nik[2][1:], "nik_shape")
+    put(3, "nik", "99" + nik[3][2:], "nik_province", "nik_kabkota", "kabkota_matches_nik")
+    put(4, "nik", "1899" + nik[4][4:], "nik_kabkota", "kabkota_matches_nik")
+    dd = int(nik[5][6:8])
+    put(5, "nik", nik[5][:6] + f"{(dd % 28) + 1 + (40 if dd > 40 else 0):02d}" + nik[5][8:], "nik_birth_date_sex")
+    sex = t["sex"][6].as_py()
+    put(6, "sex", "L" if sex == "P" else "P", "nik_birth_date_sex")
+    put(7, "full_name", None, "required:full_name")
+    put(8, "sex", "X", "vocab:sex")
+    put(9, "sector", "semi-formal", "vocab:sector")
+    put(10, "kabkota_code", "LAMPUNG RAYA", "kabkota_known:kabkota_code", "kabkota_matches_nik")
+    put(11, "destination_country", "TAIWAN ROC", "country_known:destination_country")
+    put(12, "departure_date", dt.date(2027, 3, 1), "date_plausible:departure_date")
+    put(13, "registration_date", dt.date(2026, 10, 30), "date_order:registration_date<=departure_date",
+        "date_order:registration_date<=opp_date")
+    put(14, "birth_date", dt.date(2020, 1, 1), "age_15_70", "nik_birth_date_sex")
+    put(15, "p3mi_id", "P3MI-999", "reference:p3mi_id")
+    put(16, "_extract_issues", "departure_date: unparseable '31/02/2026'", "values_parse")
+    put(17, "opp_date", dt.date(1900, 1, 1), "date_plausible:opp_date")
+    # row 13: registration after departure also puts opp before registration unless opp is null
+    return t, {k: sorted(v) for k, v in expect.items()}
+
+
+def test_row_rules_quarantine_exactly_the_defective_rows_with_every_reason():
+    t, expect = _placements_with_defects()
+    res = validate(t, "placements", MONTH, "r1", references=REFS, history=[400] * 3)
+    got = dict(zip(res.quarantined["placement_id"].to_pylist(), map(sorted, res.quarantined["_failed_rules"].to_pylist()),
+                   strict=True))
+    for rid, rules in expect.items():
+        assert rid in got, (rid, rules)
+        assert set(rules) <= set(got[rid]), (rid, rules, got[rid])
+    assert set(got) == set(expect)  # no clean row quarantined
+    assert res.counts["extracted"] == 400 and res.counts["valid"] == 400 - len(expect)
+    assert res.counts["by_rule"]["nik_shape"] == 2
+    assert set(res.quarantined["_run_id"].to_pylist()) == {"r1"}
+    assert not res.stopped
+
+
+def test_duplicates_exact_copy_keeps_one_conflicting_id_quarantines_all():
+    t = canonical_table("health_checks", 50, MONTH, seed=2)
+    exact = t.slice(3, 1)
+    conflict = set_value(t.slice(7, 1), "check_date", 0, dt.date(2026, 10, 2))
+    t = pa.concat_tables([t, exact, conflict, exact])
+    res = validate(t, "health_checks", MONTH, "dup", references=REFS)
+    id3, id7 = t["check_id"][3].as_py(), t["check_id"][7].as_py()
+    assert sorted(map(tuple, _rules_of(res, "check_id", id3))) == [("duplicate_row",), ("duplicate_row",)]
+    assert pc.sum(pc.equal(res.valid["check_id"], id3)).as_py() == 1  # the first copy continues
+    assert _rules_of(res, "check_id", id7) == [["record_id_unique"], ["record_id_unique"]]
+    assert res.counts == {"extracted": 53, "valid": 49, "quarantined": 4,
+                          "by_rule": {"duplicate_row": 2, "record_id_unique": 2}}
+
+
+def test_arrow_masks_agree_with_gx_complete_index_lists():
+    t, _ = _placements_with_defects()
+    t = pa.concat_tables([t, t.slice(0, 3), set_value(t.slice(20, 1), "full_name", 0, "Other")])
+    spec = suites.load("placements")
+    from sinergi.validate import derive, gates, masks
+
+    work = derive.add_helpers(t, spec.derived, "placement_id", month_end=gates.month_bounds(MONTH)[1])
+    params, skip = gates.resolve(spec, MONTH, REFS, [400] * 3)
+    df = work.to_pandas()
+    result, _ = engine.run_gx(spec, df, params, set(skip), run_id="x", month=MONTH,
+                              result_format={"result_format": "COMPLETE"})
+    checked = 0
+    for r in result.results:
+        rule = spec.rule(r.expectation_config.meta["rule"])
+        if rule.severity != "quarantine":
+            continue
+        gx_idx = sorted(r.result.get("unexpected_index_list") or [])
+        mask = masks.unexpected_mask(work, rule, params)
+        ours = sorted(pc.indices_nonzero(pc.fill_null(mask, False)).to_pylist())
+        assert ours == gx_idx, rule.rule
+        checked += bool(gx_idx)
+    assert checked >= 15  # most rules actually had failing rows to compare
+
+
+def test_reference_rules_skipped_with_a_warning_when_no_ids_given():
+    t = canonical_table("placements", 50, MONTH)
+    t = set_value(t, "p3mi_id", 0, "P3MI-999")
+    res = validate(t, "placements", MONTH, "noref")
+    assert res.counts["quarantined"] == 0
+    assert any("reference:p3mi_id skipped" in w for w in res.warnings)
+    assert {"rule": "reference:p3mi_id", "reason": "reference:p3mi_id skipped: no valid p3mi ids passed in references"} in res.summary["skipped"]
+
+
+def test_severity_is_configuration_warn_logs_instead_of_quarantining():
+    raw = copy.deepcopy(suites.load("placements").raw)
+    for e in raw["expectations"]:
+        if e["meta"]["rule"] == "vocab:sector":
+            e["meta"]["severity"] = "warn"
+    spec = suites.parse("placements", raw)
+    t = set_value(canonical_table("placements", 60, MONTH), "sector", 4, "semi-formal")
+    res = validate(t, "placements", MONTH, "w", references=REFS, suite=spec)
+    assert res.counts["quarantined"] == 0 and not res.stopped
+    assert any(w.startswith("vocab:sector") and "1 unexpected rows" in w for w in res.warnings)
+
+
+# ------------------------------------------------------------------------------------------- gates
+def test_volume_gate_trips_with_a_readable_message_and_skips_without_history():
+    t = canonical_table("returns", 100, MONTH)
+    res = validate(t, "returns", MONTH, "v", references=REFS, history=[1000, 1100, 950, 1020])
+    assert res.stopped
+    msg = next(m for m in res.stop_reasons if m.startswith("volume"))
+    assert "observed 100" in msg and "min_value" in msg
+    with pytest.raises(BatchGateError, match="volume"):
+        res.raise_if_stopped()
+    assert res.counts["valid"] == 100  # a stopped dataset still reconciles; it just does not publish
+    res = validate(t, "returns", MONTH, "v", references=REFS, history=[90, 110])
+    assert not res.stopped
+    assert any("volume gate skipped: 2 month(s) of history, at least 3 needed" in w for w in res.warnings)
+    gate = next(g for g in res.gates if g.rule == "volume")
+    assert gate.status == "skipped"
+
+
+def test_null_rate_gate_trips_on_a_broken_column():
+    t = canonical_table("complaints", 100, MONTH)
+    vals = t["channel"].to_pylist()
+    vals[:30] = [None] * 30
+    t = t.set_column(t.schema.get_field_index("channel"), "channel", pa.array(vals))
+    res = validate(t, "complaints", MONTH, "n", references=REFS)
+    assert res.stopped
+    assert any(m.startswith("null_rate:channel") and "30 unexpected rows = 30.00% (ceiling 10.0%)" in m for m in res.stop_reasons)
+    assert res.counts["by_rule"]["required:channel"] == 30  # the rows are also quarantined
+
+
+def test_schema_gates_missing_column_types_and_extra_column():
+    t = canonical_table("stranded_returnees", 40, MONTH)
+    broken = t.drop_columns(["condition"])
+    res = validate(broken, "stranded_returnees", MONTH, "s")
+    assert res.stopped and "missing column 'condition'" in res.stop_reasons[0]
+    assert res.counts == {"extracted": 40, "valid": 0, "quarantined": 40, "by_rule": {"column_types": 40}}
+    mistyped = t.set_column(t.schema.get_field_index("received_date"), "received_date",
+                            pc.cast(t["received_date"], pa.string()))
+    res = validate(mistyped, "stranded_returnees", MONTH, "s")
+    assert res.stopped and "column 'received_date' has type string, expected date32[day]" in res.stop_reasons[0]
+    extra = t.append_column("KETERANGAN", pa.array(["x"] * 40))
+    res = validate(extra, "stranded_returnees", MONTH, "s")
+    assert res.stopped
+    assert any(m.startswith("schema_columns") and "unexpected ['KETERANGAN']" in m for m in res.stop_reasons)
+
+
+def test_freshness_gate_trips_on_a_stale_export():
+    t = canonical_table("health_checks", 80, "2026-07")
+    res = validate(t, "health_checks", MONTH, "f", references=REFS)
+    assert res.stopped
+    msg = next(m for m in res.stop_reasons if m.startswith("freshness"))
+    assert "observed 2026-07" in msg and "'min_value': '2026-09-01'" in msg
+    ok = validate(canonical_table("health_checks", 80, "2026-09"), "health_checks", MONTH, "f", references=REFS)
+    assert not ok.stopped  # last month's events are still fresh
+
+
+# ------------------------------------------------------------------------------------ reconciliation
+def test_reconciliation_fails_loudly_when_out_of_balance(monkeypatch):
+    with pytest.raises(ReconciliationError, match="extracted 10 rows but valid 7 \\+ quarantined 2 = 9"):
+        engine.reconcile("placements", "r", 10, 7, 2)
+    real = engine._with_failed_rules
+
+    def lose_a_row(table, idx, rules, run_id):
+        return real(table, idx[1:], rules[1:], run_id)
+
+    monkeypatch.setattr(engine, "_with_failed_rules", lose_a_row)
+    t, _ = _placements_with_defects()
+    with pytest.raises(ReconciliationError, match="\\+1 rows unaccounted"):
+        validate(t, "placements", MONTH, "r", references=REFS)
+
+
+# ---------------------------------------------------------------------------- quarantine, Data Docs
+@pytest.mark.slow
+def test_write_quarantine_and_data_docs(tmp_path, caplog):
+    t, expect = _placements_with_defects()
+    docs = tmp_path / "docs"
+    res = validate(t, "placements", MONTH, "run42", references=REFS, history=[400] * 3, docs_dir=docs)
+    store = DirStore(tmp_path / "s3")
+    key = write_quarantine(store, res, "placements", MONTH, "run42")
+    assert key == "placements/2026-10/run42/quarantine.parquet"
+    back = pq.read_table(io.BytesIO(store.get_bytes("sinergi-quarantine", key)))
+    assert back.num_rows == len(expect) == res.counts["quarantined"]
+    assert back.schema.field("_failed_rules").type == pa.list_(pa.string())
+    assert json.loads(back.schema.metadata[b"sinergi.counts"])["extracted"] == 400
+    # Data Docs: built by GX locally, uploaded under the owner-only zone
+    assert res.docs_path is not None and res.docs_path.name == "index.html" and res.docs_path.exists()
+    pages = [p for p in res.docs_path.parent.rglob("*.html") if "validations" in p.parts]
+    assert len(pages) == 1
+    html = pages[0].read_text()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "Expectation Suite: placements" in text and "2026-10-run42" in text
+    assert not any(nik in html for nik in t["nik"].to_pylist())  # no raw NIK in the docs
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], "GX failed to render part of the docs"
+    keys = upload_docs(store, res.docs_path, "placements", MONTH, "run42")
+    assert "data-docs/placements/2026-10/run42/index.html" in keys
+    assert any("/validations/" in k for k in keys)
+
+
+def test_empty_month_validates_to_empty_outputs():
+    t = canonical_table("empowerment", 5, MONTH).slice(0, 0)
+    res = validate(t, "empowerment", MONTH, "e")
+    assert res.counts == {"extracted": 0, "valid": 0, "quarantined": 0, "by_rule": {}}
+    assert res.quarantined.schema.field("_failed_rules").type == pa.list_(pa.string())
+
+
+def test_summary_has_no_raw_personal_values():
+    t, _ = _placements_with_defects()
+    res = validate(t, "placements", MONTH, "p", references=REFS)
+    text = json.dumps(res.summary)
+    for nik in t["nik"].to_pylist()[:50]:
+        assert nik not in text
+    per = {e["rule"]: e for e in res.summary["expectations"]}
+    assert per["nik_shape"]["unexpected_count"] == 2 and per["nik_shape"]["success"] is False
+    assert res.summary["statistics"]["evaluated_expectations"] == len(per)
+
+
+def test_vocab_values_come_from_the_shared_vocabulary():
+    spec = suites.load("placements")
+    from sinergi.validate import gates
+
+    params, _ = gates.resolve(spec, MONTH, REFS, None)
+    assert params["vocab_sector"] == vocab.values("sector")
+    assert params["month_end"] == dt.date(2026, 10, 31)
