@@ -5,6 +5,8 @@
     sinergi simulate --month 2025-07 --out DIR [...]
     sinergi run --month 2025-07          simulate (or use --exports-dir) and run the DAGs via Airflow
     sinergi summary --month 2025-07      what each party received, and how to read it
+    sinergi up [--months 3]              store + simulated sources + Airflow UI on 127.0.0.1:8080
+    sinergi down                         stop Airflow and the store
 """
 
 from __future__ import annotations
@@ -66,26 +68,26 @@ def cmd_run(args) -> int:
     except StoreStartError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"[1/4] object store: {status}")
+    print(f"[1/5] object store: {status}")
     if args.exports_dir:
         exports = Path(args.exports_dir).resolve()
         if not exports.is_dir():
             print(f"error: --exports-dir {exports} is not a directory", file=sys.stderr)
             return 2
-        print(f"[2/4] sources: using the exports you provided in {exports}")
+        print(f"[2/5] sources: using the exports you provided in {exports}")
     else:
         from sinergi.simulate import simulate
 
         exports = home / "sources"
         result = simulate(exports, month=args.month, months=1, scale=args.scale, seed=args.seed)
         total = sum(result.rows.values())
-        print(f"[2/4] sources: simulated {total} rows for {args.month} into {exports} (seed {args.seed}, scale {args.scale})")
+        print(f"[2/5] sources: simulated {total} rows for {args.month} into {exports} (seed {args.seed}, scale {args.scale})")
     env = localairflow.airflow_env(home)
     env["SINERGI_EXPORTS_DIR"] = str(exports)
     env.setdefault("SINERGI_DISNAKER_DB_URL", f"sqlite:///{exports / 'disnaker.sqlite'}")
     log_path = home / "logs" / f"run-{args.month}.log"
     log_path.unlink(missing_ok=True)
-    print(f"[3/4] airflow: metadata in {env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN']}; log {log_path}")
+    print(f"[3/5] airflow: metadata in {env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN']}; log {log_path}")
     localairflow.migrate(env, log_path)
     failures = []
     for scope in args.scopes:
@@ -95,9 +97,61 @@ def cmd_run(args) -> int:
         except localairflow.AirflowRunError as e:
             failures.append(str(e))
             print(f"      {localairflow.DAG_IDS[scope]}: FAILED\n{e}", file=sys.stderr)
-    print("[4/4] published:")
+    # the indicators DAG is scheduled on the monthly Assets; here it runs once, after both syncs
+    try:
+        localairflow.dags_test("indicators", args.month, env, log_path)
+        print(f"      {localairflow.DAG_IDS['indicators']}: success")
+    except localairflow.AirflowRunError as e:
+        failures.append(str(e))
+        print(f"      {localairflow.DAG_IDS['indicators']}: FAILED\n{e}", file=sys.stderr)
+    print("[4/5] published:")
     print(report.summary_text(args.month, home))
+    print("[5/5] reports and validation results:")
+    print(report.local_outputs_text(args.month, home))
     return 1 if failures else 0
+
+
+def cmd_up(args) -> int:
+    from sinergi import localairflow
+    from sinergi.store import StoreStartError
+
+    stack = localairflow.LocalStack(
+        settings.home(), api_port=args.airflow_port, s3_port=args.port, first_month=args.month, months=args.months,
+        scale=args.scale, seed=args.seed, schedule=args.schedule,
+        exports_dir=Path(args.exports_dir) if args.exports_dir else None,
+    )
+    try:
+        print(f"[1/3] object store: {stack.store.up()}")
+        sim = stack.simulate()
+        what = (f"simulated {sim['rows']} rows for {', '.join(sim['months'])}" if sim
+                else "using the sources already there" if not args.exports_dir else "using the exports you provided")
+        print(f"[2/3] sources in {stack.sources}: {what}")
+        print(f"[3/3] airflow: starting (log {stack.airflow.log_file}) …", flush=True)
+        status = stack.airflow.start()
+    except (StoreStartError, localairflow.AirflowStartError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    months = stack.months_list
+    print(f"""
+Airflow UI:  {status.url}
+login:       {status.username} / {status.password}   (password file {stack.airflow.password_file})
+DAGs:        {', '.join(localairflow.DAG_IDS.values())} (paused; simulated months {months[0]} … {months[-1]})
+Run a month: open a DAG → Trigger → config {{"month": "{months[0]}"}} (unpause it first), or
+             airflow backfill create --dag-id sinergi_national_monthly --from-date {months[0]}-01T00:00+07:00 --to-date {months[-1]}-01T03:00+07:00
+             (in a shell after `source {stack.airflow.env_file}`; the scheduler of `make up` runs it)
+Scheduled:   {"on (monthly, catchup from 2025-07)" if args.schedule else "off — runs only when triggered or backfilled (--schedule turns the monthly schedule on)"}
+Stop:        make down   (or `sinergi down`)""")
+    return 0
+
+
+def cmd_down(args) -> int:
+    from sinergi import localairflow
+
+    stack = localairflow.LocalStack(settings.home())
+    airflow_was, store_was = stack.down()
+    print("airflow stopped" if airflow_was else "airflow was not running")
+    print("store stopped" if store_was else "store was not running")
+    return 0
 
 
 def cmd_summary(args) -> int:
@@ -134,6 +188,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which DAG(s) to run (default: both)")
     p.add_argument("--port", type=int, default=None, help="S3 port of the embedded store")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("up", help="start the store, simulate sources and run the Airflow UI in the background")
+    p.add_argument("--month", type=_month, default=os.environ.get("MONTH") or "2025-07", help="first simulated month")
+    p.add_argument("--months", type=int, default=int(os.environ.get("MONTHS") or 3), help="how many months to simulate")
+    p.add_argument("--exports-dir", default=os.environ.get("EXPORTS_DIR") or None,
+                   help="use these export files instead of simulated ones")
+    p.add_argument("--scale", default="demo", help="simulator scale (demo|lampung|national|<rows>)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--schedule", action="store_true",
+                   help="let the scheduler create the monthly runs itself (catchup from 2025-07) once a DAG is unpaused")
+    p.add_argument("--port", type=int, default=None, help="S3 port of the embedded store (default SINERGI_S3_PORT or 8333)")
+    p.add_argument("--airflow-port", type=int, default=None,
+                   help="api-server/UI port (default SINERGI_AIRFLOW_PORT or 8080)")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("down", help="stop Airflow and the store started by `sinergi up`")
+    p.set_defaults(func=cmd_down)
 
     p = sub.add_parser("summary", help="what each party received for a month, and how to read it")
     p.add_argument("--month", type=_month, default=os.environ.get("MONTH") or "2025-07")

@@ -23,7 +23,7 @@ Leak guard (``leak_guard``)
     tokenised direct-identifier column (case-insensitive exact match, values of 4+ characters).
     A hit raises ``LeakError`` naming the column and the pattern, never the value. Patterns need a
     non-alphanumeric boundary (or the string edge) on both sides, so identifiers embedded in longer
-    alphanumeric codes — and tokens ``t_<32 hex>`` — cannot match (see sinergi.tokens).
+    alphanumeric codes — and tokens ``t_`` + 32 letters (no digits at all) — cannot match (see sinergi.tokens).
 """
 
 from __future__ import annotations

@@ -1,20 +1,32 @@
 """Run the DAGs through Airflow itself on the embedded defaults (``make run``, ``make up``, tests).
 
-Airflow is started as a subprocess (``airflow dags test``), so the core still never imports it.
-Metadata lives in SQLite under ``<home>/airflow`` unless AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is set.
+Airflow is started as a subprocess (``airflow dags test``, ``airflow standalone``, ``airflow backfill``),
+so the core still never imports it; the REST API is used over HTTP. Metadata lives in SQLite under
+``<home>/airflow`` unless AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is set.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import secrets
+import shlex
+import signal
+import socket
+import sqlite3
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from sinergi import settings
 
-DAG_IDS = {"national": "sinergi_national_monthly", "provincial": "sinergi_provincial_monthly"}
+DAG_IDS = {"national": "sinergi_national_monthly", "provincial": "sinergi_provincial_monthly", "indicators": "sinergi_indicators"}
 
 
 def airflow_env(home: Path | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -49,9 +61,8 @@ def migrate(env: dict[str, str], log_path: Path) -> None:
 
 def dags_test(scope: str, month: str, env: dict[str, str], log_path: Path, datasets: list[str] | None = None) -> None:
     """Run one monthly DAG for ``month`` through Airflow (``airflow dags test``)."""
-    year, mon = (int(x) for x in month.split("-"))
     # logical date = the month's data interval start (1st, 03:00 Asia/Jakarta)
-    logical_date = f"{year:04d}-{mon:02d}-01T03:00:00+07:00"
+    logical_date = month_logical_date(month)
     conf = json.dumps({"month": month, "datasets": datasets or []})
     _run(airflow_cmd("dags", "test", DAG_IDS[scope], logical_date, "-c", conf), env, log_path, f"airflow dags test {DAG_IDS[scope]} ({month})")
 
@@ -71,3 +82,506 @@ def _run(cmd: list[str], env: dict[str, str], log_path: Path, what: str) -> None
     if rc != 0 or "DagRunState.FAILED" in text.split(f"$ {' '.join(cmd)}")[-1]:
         detail = "\n".join(dict.fromkeys(failed_tasks)) or text[-3000:]
         raise AirflowRunError(f"{what} failed (exit {rc}); full log: {log_path}\n{detail}")
+
+
+# -- a long-running local Airflow (`airflow standalone`): `sinergi up`, the UI and backfill tests ---------
+DEFAULT_API_PORT = 8080
+ADMIN_USER = "admin"
+
+
+class AirflowStartError(RuntimeError):
+    pass
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _secret_file(path: Path, nbytes: int = 32) -> str:
+    """A secret generated once and kept (0600) so every component and restart agrees on it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(nbytes))
+    return path.read_text().strip()
+
+
+def standalone_env(
+    home: Path | None = None,
+    port: int = DEFAULT_API_PORT,
+    base: dict[str, str] | None = None,
+    *,
+    schedule: bool = False,
+) -> dict[str, str]:
+    """Environment for ``airflow standalone`` on 127.0.0.1:``port`` with state under ``<home>/airflow``.
+
+    ``schedule=False`` turns off the scheduler's own cron runs (``[scheduler] use_job_schedule``):
+    the monthly DAGs have ``catchup=True`` from July 2025, so unpausing them locally would queue a
+    run for every month since, while the simulator only produced a few. Manual triggers and
+    backfills still run.
+    """
+    env = airflow_env(home, base)
+    af_home = Path(env["AIRFLOW_HOME"])
+    env["AIRFLOW__API__HOST"] = "127.0.0.1"
+    env["AIRFLOW__API__PORT"] = str(port)
+    env.setdefault("AIRFLOW__API__WORKERS", "1")  # one uvicorn worker is plenty locally (2 cores)
+    if port != DEFAULT_API_PORT:
+        # tasks talk to the api-server's execution API; the default points at localhost:8080
+        env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
+        # a second local Airflow (tests next to `make up`) must not fight over the log-server ports
+        # (8793/8794 by default); they serve logs only to holders of a token signed with the JWT secret
+        for option in ("WORKER_LOG_SERVER_PORT", "TRIGGER_LOG_SERVER_PORT"):
+            env.setdefault(f"AIRFLOW__LOGGING__{option}", str(_free_port()))
+    # one JWT secret shared by the api-server, scheduler and task processes
+    env.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", _secret_file(af_home / "jwt_secret"))
+    env.setdefault("AIRFLOW__CORE__FERNET_KEY", _fernet_key(af_home / "fernet_key"))
+    env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "True" if schedule else "False"
+    # a laptop / 2-core CI box: few concurrent task processes, and patience when the api-server is busy
+    env.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
+    env.setdefault("AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "60")
+    env.setdefault("AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "30")
+    env.setdefault("SINERGI_TASK_RETRIES", "0")
+    if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite"):
+        # five components write to one SQLite file: wait for the lock instead of failing after 5 s
+        env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", "sinergi.localairflow.SQLITE_CONNECT_ARGS")
+        env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC", "sinergi.localairflow.SQLITE_CONNECT_ARGS_ASYNC")
+    return env
+
+
+class _ImmediateCursor(sqlite3.Cursor):
+    def execute(self, sql, *args):
+        # A SAVEPOINT outside a transaction starts a *deferred* one: after a read, its first write
+        # fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT) whenever another process
+        # committed in between — the busy timeout does not help. Airflow opens such savepoints
+        # (e.g. creating backfill runs) while the scheduler writes every few seconds, so take the
+        # write lock up front (waiting up to the busy timeout) instead.
+        if not self.connection.in_transaction and sql.lstrip()[:9].upper() == "SAVEPOINT":
+            super().execute("BEGIN IMMEDIATE")
+        return super().execute(sql, *args)
+
+
+class _ImmediateConnection(sqlite3.Connection):
+    def cursor(self, factory=_ImmediateCursor):
+        return super().cursor(factory)
+
+
+#: SQLite settings for the local standalone (imported by Airflow by dotted path): wait up to 60 s
+#: for the lock, and never start a write transaction from a stale read snapshot.
+SQLITE_CONNECT_ARGS: dict = {"timeout": 60, "factory": _ImmediateConnection}
+SQLITE_CONNECT_ARGS_ASYNC: dict = {"timeout": 60}
+
+
+def _fernet_key(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class StandaloneStatus:
+    running: bool
+    pid: int | None
+    url: str
+    username: str
+    password: str | None
+    log: Path
+
+    def __str__(self) -> str:
+        if not self.running:
+            return f"airflow stopped (log {self.log})"
+        return f"airflow running (pid {self.pid}) at {self.url} — login {self.username} / {self.password or '?'}"
+
+
+class Standalone:
+    """``airflow standalone`` (api-server, scheduler, dag-processor, triggerer) as a background process.
+
+    State lives under ``<home>/airflow``: ``standalone.pid``, ``standalone.json`` (port, URL),
+    ``standalone.log`` and the SimpleAuthManager's generated password file. The process gets its
+    own session, so ``stop`` signals the whole process group it started — nothing else.
+    """
+
+    def __init__(self, home: Path | None = None, port: int | None = None, *, schedule: bool = False,
+                 extra_env: dict[str, str] | None = None):
+        self.home = (home or settings.home()).resolve()
+        self.dir = self.home / "airflow"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        saved = self._saved()
+        self.port = int(port or os.environ.get("SINERGI_AIRFLOW_PORT") or saved.get("port") or DEFAULT_API_PORT)
+        self.schedule = schedule
+        self.extra_env = dict(extra_env or {})
+
+    # -- paths -----------------------------------------------------------------------------------
+    @property
+    def pid_file(self) -> Path:
+        return self.dir / "standalone.pid"
+
+    @property
+    def state_file(self) -> Path:
+        return self.dir / "standalone.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.dir / "standalone.log"
+
+    @property
+    def password_file(self) -> Path:
+        return self.dir / "simple_auth_manager_passwords.json.generated"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _saved(self) -> dict:
+        try:
+            return json.loads((self.dir / "standalone.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def env(self) -> dict[str, str]:
+        base = dict(os.environ)
+        # the same home everywhere (airflow_env only sets AIRFLOW_HOME if it is not set already)
+        base.pop("AIRFLOW_HOME", None)
+        env = standalone_env(self.home, self.port, base, schedule=self.schedule)
+        env.update(self.extra_env)
+        return env
+
+    # -- process ---------------------------------------------------------------------------------
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:  # guard against pid reuse
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            return None
+        return pid if b"standalone" in cmd else None
+
+    def password(self) -> str | None:
+        try:
+            return json.loads(self.password_file.read_text()).get(ADMIN_USER)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def health(self) -> dict | None:
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=3) as r:
+                return json.loads(r.read())
+        except (OSError, ValueError):
+            return None
+
+    def healthy(self) -> bool:
+        h = self.health() or {}
+        parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+        return bool(h) and all((h.get(p) or {}).get("status") == "healthy" for p in parts)
+
+    def status(self) -> StandaloneStatus:
+        pid = self.pid()
+        return StandaloneStatus(running=pid is not None, pid=pid, url=self.url, username=ADMIN_USER,
+                                password=self.password(), log=self.log_file)
+
+    def start(self, timeout: float = 240.0) -> StandaloneStatus:
+        """Start (harmless if already running) and wait until every component reports healthy."""
+        if self.pid() is not None:
+            self.wait_healthy(timeout)
+            return self.status()
+        if not _port_free(self.port):
+            raise AirflowStartError(
+                f"cannot start Airflow: port {self.port} on 127.0.0.1 is already in use by another process. "
+                f"Stop it, or choose another port with SINERGI_AIRFLOW_PORT=<port> (make up AIRFLOW_PORT=<port>)."
+            )
+        env = self.env()
+        self._write_env_file(env)
+        with open(self.log_file, "ab") as log:
+            log.write(f"\n=== airflow standalone on {self.url} ({time.strftime('%Y-%m-%d %H:%M:%S')}) ===\n".encode())
+            log.flush()
+            proc = subprocess.Popen(airflow_cmd("standalone"), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, cwd=self.dir, start_new_session=True)
+        self._proc = proc
+        self.pid_file.write_text(str(proc.pid))
+        self.state_file.write_text(json.dumps({"pid": proc.pid, "port": self.port, "url": self.url}))
+        try:
+            self.wait_healthy(timeout, proc)
+        except AirflowStartError:
+            self.stop()
+            raise
+        return self.status()
+
+    @property
+    def env_file(self) -> Path:
+        return self.dir / "env.sh"
+
+    def _write_env_file(self, env: dict[str, str]) -> None:
+        """``source .local/airflow/env.sh`` gives a shell the same Airflow (CLI: backfill, trigger…)."""
+        keep = sorted(k for k in env if k.startswith(("AIRFLOW_", "AIRFLOW__", "SINERGI_")))
+        lines = ["# generated by `sinergi up`: the environment of the local Airflow (contains secrets; 0600)"]
+        lines += [f"export {k}={shlex.quote(env[k])}" for k in keep]
+        lines.append(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\"")
+        fd = os.open(self.env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def wait_healthy(self, timeout: float, proc: subprocess.Popen | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise AirflowStartError(f"airflow standalone exited with code {proc.returncode}; log {self.log_file}:\n"
+                                        + self.log_file.read_text(errors="replace")[-3000:])
+            if self.healthy() and self.password() is not None:
+                return
+            time.sleep(1)
+        raise AirflowStartError(f"Airflow at {self.url} not healthy within {timeout:.0f}s (last health: {self.health()}); "
+                                f"log {self.log_file}:\n" + self.log_file.read_text(errors="replace")[-3000:])
+
+    def stop(self, timeout: float = 40.0) -> bool:
+        """Stop the process group started by ``start``; False if it was not running."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        # Every component (scheduler, dag-processor, triggerer, api-server) shuts down cleanly on
+        # SIGTERM; the whole group gets it, as standalone itself would not pass it on.
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                break
+            if self._wait_group_gone(pid, wait):
+                break
+        proc = getattr(self, "_proc", None)
+        if proc is not None:
+            proc.poll()
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    @staticmethod
+    def _wait_group_gone(pgid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.waitpid(pgid, os.WNOHANG)  # reap if it is our child
+            except ChildProcessError:
+                pass
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def api(self) -> AirflowAPI:
+        password = self.password()
+        if password is None:
+            raise AirflowStartError(f"no generated admin password in {self.password_file}: is Airflow started?")
+        return AirflowAPI(self.url, ADMIN_USER, password)
+
+
+class AirflowAPIError(RuntimeError):
+    def __init__(self, status: int, message: str):
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class AirflowAPI:
+    """A tiny client for Airflow's public REST API (``/api/v2``), with a SimpleAuthManager token."""
+
+    def __init__(self, url: str, username: str, password: str):
+        self.url = url.rstrip("/")
+        body = json.dumps({"username": username, "password": password}).encode()
+        token = self._request("POST", "/auth/token", body, {})["access_token"]
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def _request(self, method: str, path: str, body: bytes | None, headers: dict, attempts: int = 5) -> dict:
+        """One API call; reads (GET) are retried when a busy local server times out or answers 5xx."""
+        req = urllib.request.Request(f"{self.url}{path}", data=body, method=method,
+                                     headers={"Content-Type": "application/json", "Accept": "application/json", **headers})
+        tries = attempts if method == "GET" else 1
+        for attempt in range(1, tries + 1):
+            try:
+                with urllib.request.urlopen(req, timeout=120) as r:
+                    raw = r.read()
+                return json.loads(raw) if raw else {}
+            except urllib.error.HTTPError as e:
+                error = AirflowAPIError(e.code, e.read().decode(errors="replace")[:2000])
+                if e.code < 500 or attempt == tries:
+                    raise error from None
+            except (TimeoutError, urllib.error.URLError, ConnectionError) as e:
+                if attempt == tries:
+                    raise
+                error = e
+            time.sleep(2 * attempt)
+        raise error  # pragma: no cover - the loop returns or raises
+
+    def get(self, path: str, **query) -> dict:
+        qs = ("?" + urllib.parse.urlencode(query, doseq=True)) if query else ""
+        return self._request("GET", f"/api/v2{path}{qs}", None, self.headers)
+
+    def post(self, path: str, body: dict) -> dict:
+        return self._request("POST", f"/api/v2{path}", json.dumps(body).encode(), self.headers)
+
+    def patch(self, path: str, body: dict) -> dict:
+        return self._request("PATCH", f"/api/v2{path}", json.dumps(body).encode(), self.headers)
+
+    # -- conveniences ----------------------------------------------------------------------------
+    def wait_for_dag(self, dag_id: str, timeout: float = 120.0) -> dict:
+        """Wait until the dag-processor has parsed and serialised ``dag_id``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                dag = self.get(f"/dags/{dag_id}")
+                self.get(f"/dags/{dag_id}/details")
+                return dag
+            except AirflowAPIError as e:
+                if e.status != 404 or time.monotonic() > deadline:
+                    raise
+            time.sleep(1)
+
+    def unpause(self, dag_id: str) -> None:
+        self.patch(f"/dags/{dag_id}", {"is_paused": False})
+
+    def trigger(self, dag_id: str, month: str, datasets: list[str] | None = None, run_id: str | None = None) -> str:
+        """Trigger a run for ``month`` (logical date = the month's interval start); returns the run id."""
+        body = {"logical_date": month_logical_date(month), "conf": {"month": month, "datasets": datasets or []}}
+        if run_id:
+            body["dag_run_id"] = run_id
+        return self.post(f"/dags/{dag_id}/dagRuns", body)["dag_run_id"]
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = 600.0) -> str:
+        """Wait for a run to finish; returns its final state (``success`` or ``failed``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.get(f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}")["state"]
+            if state in ("success", "failed"):
+                return state
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id} run {run_id} still {state} after {timeout:.0f}s")
+            time.sleep(2)
+
+    def failed_tasks(self, dag_id: str, run_id: str) -> list[dict]:
+        tis = self.get(f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances", limit=1000)
+        return [t for t in tis["task_instances"] if t["state"] in ("failed", "upstream_failed")]
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1, try_number: int = 1) -> str:
+        path = f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/{task_id}/logs/{try_number}"
+        out = self.get(path, map_index=map_index, full_content="true")
+        content = out.get("content")
+        if isinstance(content, list):
+            return "\n".join(c.get("event", "") if isinstance(c, dict) else str(c) for c in content)
+        return str(content)
+
+    def asset_events(self, **query) -> list[dict]:
+        return self.get("/assets/events", limit=1000, **query)["asset_events"]
+
+
+def month_logical_date(month: str) -> str:
+    """The logical date of a monthly run: the month's data-interval start, 1st 03:00 Asia/Jakarta."""
+    year, mon = (int(x) for x in month.split("-"))
+    return f"{year:04d}-{mon:02d}-01T03:00:00+07:00"
+
+
+def backfill(dag_id: str, from_month: str, to_month: str, env: dict[str, str], log_path: Path,
+             max_active_runs: int = 1, reprocess: str = "failed", datasets: list[str] | None = None) -> None:
+    """``airflow backfill create`` for the months ``from_month``..``to_month`` (inclusive).
+
+    In Airflow 3 this only records the backfill and its runs in the metadata DB; a running
+    scheduler (``sinergi up`` / standalone) executes them oldest first. The DAG must be unpaused.
+    """
+    # from/to are logical dates (inclusive): the months' data-interval starts.
+    # reprocess: "none" (only months never run), "failed" (also re-run failed months), "completed" (all)
+    # datasets: only these datasets each month (the DAG's `datasets` param); the month comes from
+    # each run's data interval, so it is not part of the run conf.
+    conf = ["--dag-run-conf", json.dumps({"datasets": datasets})] if datasets else []
+    cmd = airflow_cmd("backfill", "create", "--dag-id", dag_id,
+                      "--from-date", month_logical_date(from_month), "--to-date", month_logical_date(to_month),
+                      "--max-active-runs", str(max_active_runs), "--reprocess-behavior", reprocess, *conf)
+    for attempt in range(1, 6):
+        try:
+            _run(cmd, env, log_path, f"airflow backfill create {dag_id} {from_month}..{to_month}")
+            return
+        except AirflowRunError as e:
+            # Local SQLite only: a write racing the running scheduler fails at once with "database is
+            # locked" (the busy timeout does not apply to a read transaction upgrading to a write).
+            # The backfill is created in one transaction, so trying again is safe.
+            if "database is locked" not in str(e) or attempt == 5:
+                raise
+            time.sleep(2 * attempt)
+
+
+# -- the whole local stack: object store + simulated sources + Airflow (`sinergi up` / `down`) ---------
+@dataclass
+class LocalStack:
+    """The embedded store, simulated sources for a few months, and ``airflow standalone``."""
+
+    home: Path
+    api_port: int | None = None
+    s3_port: int | None = None
+    first_month: str = "2025-07"
+    months: int = 3
+    scale: str = "demo"
+    seed: int = 42
+    schedule: bool = False
+    exports_dir: Path | None = None  # real exports instead of simulated ones
+
+    def __post_init__(self):
+        from sinergi.store import EmbeddedStore
+
+        self.home = Path(self.home).resolve()
+        self.store = EmbeddedStore(home=self.home, s3_port=self.s3_port)
+        self.sources = Path(self.exports_dir).resolve() if self.exports_dir else self.home / "sources"
+        env = {
+            "SINERGI_HOME": str(self.home),
+            "SINERGI_EXPORTS_DIR": str(self.sources),
+            "SINERGI_DISNAKER_DB_URL": os.environ.get("SINERGI_DISNAKER_DB_URL") or f"sqlite:///{self.sources / 'disnaker.sqlite'}",
+        }
+        self.airflow = Standalone(self.home, self.api_port, schedule=self.schedule, extra_env=env)
+
+    def simulate(self) -> dict | None:
+        """Simulated sources for ``months`` months from ``first_month`` (skipped if already there)."""
+        if self.exports_dir:
+            return None
+        marker = self.sources / "_simulated.json"
+        wanted = {"month": self.first_month, "months": self.months, "scale": self.scale, "seed": self.seed}
+        try:
+            if json.loads(marker.read_text()) == wanted:
+                return None
+        except (FileNotFoundError, ValueError):
+            pass
+        from sinergi.simulate import simulate
+
+        result = simulate(self.sources, month=self.first_month, months=self.months, scale=self.scale, seed=self.seed)
+        marker.write_text(json.dumps(wanted))
+        return {"rows": sum(result.rows.values()), "months": list(result.months)}
+
+    def up(self, timeout: float = 240.0) -> StandaloneStatus:
+        self.store.up()
+        self.simulate()
+        return self.airflow.start(timeout)
+
+    def down(self) -> tuple[bool, bool]:
+        """Stop Airflow, then the store; (airflow_was_running, store_was_running)."""
+        return self.airflow.stop(), self.store.down()
+
+    @property
+    def months_list(self) -> list[str]:
+        y, m = (int(x) for x in self.first_month.split("-"))
+        out = []
+        for _ in range(self.months):
+            out.append(f"{y:04d}-{m:02d}")
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        return out

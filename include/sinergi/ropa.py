@@ -115,7 +115,7 @@ def render_markdown(policy: Policy, party: str) -> str:
         "",
         "- Direct identifiers are dropped or replaced by tokens: HMAC-SHA256 of the normalised value with a key "
         "derived (HKDF-SHA256) for this recipient and field from a master secret held by the pipeline; tokens "
-        "(`t_` + 32 hex characters, 128 bits) match across this recipient's datasets and months and never match "
+        "(`t_` + 32 letters a-p encoding 128 bits, never a digit) match across this recipient's datasets and months and never match "
         f"another recipient's. Key version {policy.key_version} (the manifest records the key fingerprint id, never the key).",
         "- Minimisation: only the columns listed below are shared; every other column is withheld.",
         "- k-anonymity over the quasi-identifiers of each release; rows in smaller classes are generalised further "
@@ -192,7 +192,7 @@ def render_html(policy: Policy, party: str) -> str:
         *[f"<li>{_e(item)}</li>" for item in a.legal],
         "</ul><h2>Safeguards</h2><ul>",
         "<li>Direct identifiers are dropped or replaced by keyed HMAC-SHA256 tokens (per-recipient, per-field keys "
-        f"derived with HKDF-SHA256; <code>t_</code> + 32 hex characters). Key version {policy.key_version}; "
+        f"derived with HKDF-SHA256; <code>t_</code> + 32 letters a-p encoding 128 bits). Key version {policy.key_version}; "
         "manifests record the key fingerprint id, never the key.</li>",
         "<li>Minimisation: only the columns listed below are shared.</li>",
         "<li>k-anonymity per release, with further generalisation and then suppression (counted in the manifest); "

@@ -10,12 +10,11 @@ The field kind is what the value identifies ("person" for the NIK in every datas
 dataset and every month (linkage), while different parties get unrelated tokens (no linkage
 between recipients). Bumping the key version changes every token (rotation after a compromise).
 
-Token format: ``"t_" + first 32 hex chars (128 bits) of HMAC-SHA256(key, normalise(value))``.
-128 bits keep the collision probability negligible (~n^2 / 2^129; < 1e-20 for 100M values) and the
-fixed shape guarantees the leak guard never mistakes a token for a NIK/phone/passport: every
-pattern needs a non-alphanumeric boundary on both sides, and inside ``t_<32 hex>`` the only
-boundaries are after ``_`` and at the end, so a match would have to be the whole 32-char body —
-longer than any identifier pattern (tested in tests/unit/test_disclosure.py).
+Token format: ``"t_" + the first 128 bits of HMAC-SHA256(key, normalise(value))`` written as 32
+"letter-hex" characters (the hex digits 0-f spelled a-p). 128 bits keep the collision probability
+negligible (~n^2 / 2^129; < 1e-20 for 100M values). Tokens contain no digits at all, so no scanner —
+our leak guard or a recipient's DLP tool — can mistake one for a NIK, phone or passport number
+(plain hex does: a 32-char hex string holds a run of 16 decimal digits about 1% of the time).
 
 Speed (benchmarks/bench_tokens.py): the HMAC is computed once per *distinct* value (dictionary
 encoding, then ``take``); for each one the two padded key blocks are pre-hashed, so a token costs two
@@ -38,7 +37,8 @@ import pyarrow.compute as pc
 
 TOKEN_PREFIX = "t_"
 TOKEN_HEX_CHARS = 32  # 128 bits
-TOKEN_PATTERN = r"^t_[0-9a-f]{32}$"
+TOKEN_PATTERN = r"^t_[a-p]{32}$"
+_LETTER_HEX = "abcdefghijklmnop"  # hex digit d is spelled _LETTER_HEX[d]
 HKDF_SALT = b"sinergi/hkdf/v1"
 NORMALISERS = ("nik", "passport", "phone", "email", "text")
 _DUCKDB_MIN_UNIQUE = 2048  # below this the DuckDB connection set-up costs more than it saves
@@ -162,11 +162,11 @@ def _as_bytes_list(values: pa.Array) -> list[bytes]:
     return arr.to_pylist()
 
 
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_HEX = np.frombuffer(_LETTER_HEX.encode(), dtype=np.uint8)
 
 
 def _format_tokens(digests: list[bytes]) -> pa.Array:
-    """``t_`` + hex of the first 16 bytes of each digest, built as one Arrow buffer (no per-value str)."""
+    """``t_`` + letter-hex of the first 16 bytes of each digest, built as one Arrow buffer (no per-value str)."""
     n = len(digests)
     raw = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(n, 32)[:, : TOKEN_HEX_CHARS // 2]
     width = len(TOKEN_PREFIX) + TOKEN_HEX_CHARS
@@ -210,8 +210,8 @@ def _tokens_duckdb(values: pa.Array, key: bytes, threads: int | None) -> pa.Arra
         src = pa.table({"v": values})  # noqa: F841 - scanned by DuckDB's replacement scan
         con.register("src", src)
         sql = (
-            f"SELECT '{TOKEN_PREFIX}' || substr(sha256(?::BLOB || unhex(sha256(?::BLOB || encode(v)))), 1, "
-            f"{TOKEN_HEX_CHARS}) AS t FROM src"
+            f"SELECT '{TOKEN_PREFIX}' || translate(substr(sha256(?::BLOB || unhex(sha256(?::BLOB || encode(v)))), 1, "
+            f"{TOKEN_HEX_CHARS}), '0123456789abcdef', '{_LETTER_HEX}') AS t FROM src"
         )
         res = con.execute(sql, [opad, ipad]).arrow()
         table = res.read_all() if isinstance(res, pa.RecordBatchReader) else res

@@ -1,25 +1,113 @@
-"""Failure callback: one short, readable line per failed task (dataset, month, step, reason)."""
+"""Failure callback: one short, readable line per failed task (dataset, month, step, reason), plus a
+JSON record where an operator finds it without digging through logs:
+``s3://sinergi-quarantine/_failures/<YYYY-MM>/<run_id>/<task_id>[-<map_index>].json`` (owner-only).
+
+A callback must never fail the run a second time: every error in here is logged and swallowed.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import UTC, datetime
 
 log = logging.getLogger("sinergi.failures")
 
+TIMEZONE = "Asia/Jakarta"
+FAILURES_PREFIX = "_failures"
+MAX_REASON = 500
+
+
+def _month(context) -> str:
+    params = context.get("params") or {}
+    month = (params.get("month") or "").strip() if isinstance(params.get("month"), str) else ""
+    if month:
+        return month
+    start = context.get("data_interval_start") or context.get("logical_date")
+    if start is None:
+        return ""
+    if hasattr(start, "in_timezone"):
+        return start.in_timezone(TIMEZONE).strftime("%Y-%m")
+    try:
+        from zoneinfo import ZoneInfo
+
+        return start.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m")
+    except Exception:
+        return str(start)[:7]
+
+
+def _reason(context) -> str:
+    exc = context.get("exception")
+    if exc is None:
+        return "unknown (no exception in the task context; see the task log)"
+    text = " ".join(str(exc).split())  # one line: the log line and the record stay greppable
+    if len(text) > MAX_REASON:
+        text = text[: MAX_REASON - 1] + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def failure_record(context) -> dict:
+    """What failed, as a small JSON-able dict (no data values, only names, counts and the message)."""
+    ti = context.get("task_instance") or context.get("ti")
+    task_id = getattr(ti, "task_id", None) or "?"
+    map_index = getattr(ti, "map_index", -1)
+    dataset, _, step = task_id.rpartition(".")
+    dag = context.get("dag")
+    return {
+        "dag_id": getattr(ti, "dag_id", None) or getattr(dag, "dag_id", None),
+        "run_id": context.get("run_id"),
+        "task_id": task_id,
+        "map_index": map_index if isinstance(map_index, int) else -1,
+        "try_number": getattr(ti, "try_number", None),
+        "dataset": dataset or None,
+        "step": step,
+        "month": _month(context) or None,
+        "reason": _reason(context),
+        "failed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
 
 def failure_summary(context) -> str:
-    ti = context.get("task_instance") or context.get("ti")
-    task_id = getattr(ti, "task_id", "?")
-    dataset, _, step = task_id.rpartition(".")
-    params = context.get("params") or {}
-    month = params.get("month") or ""
-    if not month and context.get("data_interval_start") is not None:
-        start = context["data_interval_start"]
-        month = start.in_timezone("Asia/Jakarta").strftime("%Y-%m") if hasattr(start, "in_timezone") else str(start)[:7]
-    reason = context.get("exception")
-    reason_text = f"{type(reason).__name__}: {reason}" if reason is not None else "unknown"
-    return f"SINERGI FAILURE dataset={dataset or '-'} month={month or '-'} step={step} run={context.get('run_id')} reason={reason_text}"
+    r = failure_record(context)
+    where = r["step"] + (f"[{r['map_index']}]" if r["map_index"] not in (-1, None) else "")
+    return (f"SINERGI FAILURE dataset={r['dataset'] or '-'} month={r['month'] or '-'} step={where} "
+            f"run={r['run_id']} reason={r['reason']}")
+
+
+def _safe(part: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(part))
+
+
+def failure_key(record: dict) -> str:
+    name = _safe(record["task_id"]) + (f"-{record['map_index']}" if record["map_index"] not in (-1, None) else "")
+    return f"{FAILURES_PREFIX}/{record['month'] or 'unknown'}/{_safe(record['run_id'] or 'unknown')}/{name}.json"
+
+
+def write_failure_record(record: dict, store=None) -> str:
+    """Store the record in the owner-only quarantine bucket; returns its s3:// URL."""
+    from sinergi.settings import QUARANTINE_BUCKET
+
+    if store is None:
+        from sinergi import settings
+        from sinergi.s3 import S3ObjectStore
+        from sinergi_airflow.tasks import _lookup
+
+        store = S3ObjectStore(settings.pipeline_s3(_lookup), attempts=2, backoff=0.5)
+    key = failure_key(record)
+    store.put_bytes(QUARANTINE_BUCKET, key, json.dumps(record, indent=1, sort_keys=True).encode(),
+                    content_type="application/json")
+    return f"s3://{QUARANTINE_BUCKET}/{key}"
 
 
 def on_task_failure(context) -> None:
-    log.error(failure_summary(context))
+    try:
+        record = failure_record(context)
+        log.error(failure_summary(context))
+    except Exception:  # never let the callback itself fail
+        log.exception("SINERGI FAILURE (could not summarise the failure)")
+        return
+    try:
+        where = write_failure_record(record)
+        log.error("SINERGI FAILURE record: %s", where)
+    except Exception as e:  # the store may be what failed; the log line above is enough then
+        log.warning("could not store the failure record: %s: %s", type(e).__name__, str(e)[:300])

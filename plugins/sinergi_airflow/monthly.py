@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag
 
@@ -29,6 +31,8 @@ def monthly_sync_dag(*, dag_id: str, scope: str, doc_md: str, tags: list[str]):
         start_date=FIRST_MONTH,
         catchup=True,
         max_active_runs=1,
+        # a hung month must not block the following months forever (tasks have their own timeouts)
+        dagrun_timeout=timedelta(hours=12),
         tags=["sinergi", "monthly", scope, *tags],
         default_args={"owner": OWNER, "on_failure_callback": on_task_failure},
         params={
@@ -68,8 +72,13 @@ committed last, catalog), emitting the Asset `sinergi.<party>.<dataset>` with th
 re-run only some datasets (the others are skipped; references are checked against the month's last
 validated reference data). Re-running is idempotent: the month is replaced atomically.
 
-**Backfill.** `airflow backfill create --dag-id <this dag> --from-date 2025-07-01 --to-date 2025-09-30`
-(one run per month, oldest first), or *Trigger → Backfill* in the UI.
+**Backfill.** `airflow backfill create --dag-id <this dag> --from-date 2025-07-01T00:00+07:00
+--to-date 2025-09-30T23:59+07:00` (one run per month, oldest first; a running scheduler executes them),
+or *Trigger → Backfill* in the UI. The dates are logical dates — each month's start in WIB — so give
+the +07:00 offset: a bare `2025-07-01` means midnight UTC and silently skips July. Add
+`--dag-run-conf '{"datasets": ["placements"]}'` to backfill some datasets only.
 
-**When a task fails** its log ends with a line `SINERGI FAILURE dataset=… month=… step=… reason=…`.
+**When a task fails** its log ends with a line `SINERGI FAILURE dataset=… month=… step=… reason=…`,
+and the same summary is kept as JSON in `s3://sinergi-quarantine/_failures/<YYYY-MM>/<run>/<task>.json`.
+The other datasets still run; the final task `any_dataset_failed` then fails the month's run.
 """

@@ -31,7 +31,8 @@ def io_task_args() -> dict:
 
 
 def _lookup(conn_id: str):
-    """Resolve a connection through Airflow's secrets backends, for the core's settings."""
+    """Resolve a connection through Airflow's secrets backends, for the core's settings
+    (``sinergi.settings``, ``sinergi.extract``, ``sinergi.secrets``)."""
     from airflow.sdk import Connection as AirflowConnection
 
     from sinergi.settings import Connection
@@ -63,6 +64,14 @@ def month_and_run() -> tuple[str, str]:
 def selected(dataset: str) -> bool:
     chosen = get_current_context()["params"].get("datasets") or []
     return not chosen or dataset in chosen
+
+
+def _suppressed(report: dict) -> int:
+    """Rows withheld for disclosure control; the share report gives a total or counts per reason."""
+    value = report.get("rows_suppressed")
+    if isinstance(value, dict):
+        return int(sum(value.values()))
+    return int(value or 0)
 
 
 def dataset_group(dataset: str, upstream_refs: list | None = None):
@@ -107,14 +116,18 @@ def dataset_group(dataset: str, upstream_refs: list | None = None):
 
             out = publish_step(ref, _context())
             counts = ref["counts"]
+            report = ref.get("share_report") or {}
             extra = {
+                "party": ref["party"],
                 "month": ref["month"],
                 "run_id": ref["run_id"],
                 "rows": out.get("rows"),
                 "extracted": counts.get("extracted"),
                 "valid": counts.get("valid"),
                 "quarantined": counts.get("quarantined"),
-                "suppressed": ref["share_report"].get("rows_suppressed_total", 0),
+                # valid = published + filtered_out (the party's row filter) + suppressed (k-anonymity)
+                "filtered_out": int(report.get("rows_filtered_out") or 0),
+                "suppressed": _suppressed(report),
                 "published": out.get("rows"),
             }
             outlet_events[publication_alias(dataset)].add(dataset_asset(ref["party"], out["bucket"], dataset), extra=extra)
@@ -138,4 +151,25 @@ def dataset_groups(scope: str) -> dict:
         for referenced in set(registry.get(name).references.values()):
             if referenced in groups:
                 groups[referenced] >> groups[name]
+    # A DAG run's state comes from its leaf tasks only. A failed reference dataset (p3mi) is not a
+    # leaf — its dependents run anyway (trigger_rule all_done) and may succeed or be skipped — so
+    # without this gate the month could show "success" although a dataset failed.
+    gate = failure_gate()
+    for group in groups.values():
+        group >> gate
     return groups
+
+
+def failure_gate():
+    from airflow.sdk.exceptions import AirflowFailException
+
+    @task(task_id="any_dataset_failed", trigger_rule="one_failed", retries=0, on_failure_callback=None,
+          doc_md="Runs only when a dataset failed, and fails the month's run (every dataset still ran).")
+    def any_dataset_failed():
+        month, run_id = month_and_run()
+        raise AirflowFailException(
+            f"one or more datasets failed for {month}: see the `SINERGI FAILURE` lines in their task logs "
+            f"and the records under s3://sinergi-quarantine/_failures/{month}/ (run {run_id})"
+        )
+
+    return any_dataset_failed()

@@ -150,7 +150,8 @@ def _summary(spec: SuiteSpec, result, params: dict, skip: dict[str, str]) -> dic
         res = r.result or {}
         for k in ("unexpected_count", "unexpected_percent", "missing_count", "element_count"):
             if k in res:
-                entry[k] = res[k]
+                # percentages rounded: a long float's digits are noise in the manifest (and look like ids)
+                entry[k] = round(res[k], 4) if isinstance(res[k], float) else res[k]
         if "observed_value" in res and r.expectation_config.type != "expect_table_columns_to_match_ordered_list":
             entry["observed_value"] = gates._jsonable(res["observed_value"])
         per.append(entry)
