@@ -13,7 +13,6 @@ import os
 import secrets
 import shlex
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sinergi import settings
+from sinergi.store import free_port as _free_port
+from sinergi.store import port_free as _port_free
 
 DAG_IDS = {"national": "sinergi_national_monthly", "provincial": "sinergi_provincial_monthly", "indicators": "sinergi_indicators"}
 
@@ -91,22 +92,6 @@ ADMIN_USER = "admin"
 
 class AirflowStartError(RuntimeError):
     pass
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def _secret_file(path: Path, nbytes: int = 32) -> str:

@@ -14,19 +14,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sinergi import regions, registry, vocab
+from sinergi.validate.suites import DATE_ORDER
 
 #: Id pools of the reference datasets; referencing datasets draw from these.
 REF_POOLS = {"p3mi": ("P3MI", 60), "health_facilities": ("FASKES", 25), "training_institutions": ("LPK", 30)}
 _REF_COLUMN = {"p3mi_id": "p3mi", "facility_id": "health_facilities", "institution_id": "training_institutions"}
-#: Date columns in chronological order per dataset (mirrors the suites' date-order rules).
-_CHRONO = {
-    "placements": ["registration_date", "opp_date", "departure_date"],
-    "cpmi_registrations": ["registration_date", "verification_date"],
-    "returns": ["departure_date", "return_date"],
-    "complaints": ["complaint_date", "resolved_date"],
-    "job_orders": ["issued_date", "valid_until"],
-    "trainings": ["start_date", "end_date"],
-}
+#: Date columns in chronological order per dataset (the suites' date-order rules).
+_CHRONO = DATE_ORDER
 _FUTURE_OK = {"valid_until", "license_valid_until"}
 
 
