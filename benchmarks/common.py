@@ -38,7 +38,7 @@ class NotAvailable(RuntimeError):
 class ChildResult:
     returncode: int
     wall_s: float
-    peak_rss_mb: float  # ru_maxrss of the child process itself (wait4)
+    peak_rss_mb: float  # the child image's own peak RSS (VmHWM it reports; else wait4 ru_maxrss)
     sampled_peak_rss_mb: float  # psutil polling (cross-check; may miss short spikes)
     cpu_s: float = 0.0  # user + system CPU of the child (robust against a busy machine)
     data: dict = field(default_factory=dict)  # the child's JSON line
@@ -104,15 +104,30 @@ def run_child(args: list[str], *, env: dict[str, str] | None = None, log: Path, 
                 break
             except ValueError:
                 continue
-    return ChildResult(proc.returncode, wall, rusage.ru_maxrss / 1024, sampled[0] / 1024 / 1024,
+    # ru_maxrss keeps the high-water mark of the mm the child was forked from (Linux records it in
+    # signal->maxrss at exec), so a child of a large parent reports the parent's size: prefer the
+    # child's own VmHWM (the exec'd image only) when it emitted one.
+    peak = float(data.get("self_peak_rss_mb") or rusage.ru_maxrss / 1024)
+    return ChildResult(proc.returncode, wall, peak, sampled[0] / 1024 / 1024,
                        rusage.ru_utime + rusage.ru_stime, data, log, killed[0])
+
+
+def own_peak_rss_kb() -> int:
+    """This process image's peak RSS (VmHWM; unlike ru_maxrss it does not include the parent it was forked from)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def emit(data: dict) -> None:
     """A child's result: one JSON line on stdout (the last one counts)."""
-    import resource
-
-    data.setdefault("self_peak_rss_mb", round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+    data.setdefault("self_peak_rss_mb", round(own_peak_rss_kb() / 1024, 1))
     sys.stdout.flush()
     print(json.dumps(data, default=str), flush=True)
 

@@ -85,13 +85,13 @@ def test_every_figure_degrades_to_not_available():
 
 
 def test_child_peak_rss_is_the_childs_own(tmp_path):
-    """wait4 reports the child's own high-water mark: a 300 MB allocation shows, the parent does not."""
+    """The child's own high-water mark: a 300 MB allocation shows, the (large, forking) parent does not."""
     code = "import sys; sys.path.insert(0, {!r}); import common; b = bytearray({} * 1024 * 1024); common.emit({{'n': len(b)}})"
     big = common.run_child(["-c", code.format(str(BENCH), 300)], log=tmp_path / "big.log")
     small = common.run_child(["-c", code.format(str(BENCH), 1)], log=tmp_path / "small.log")
     assert big.returncode == 0 and big.data["n"] == 300 * 1024 * 1024
     assert big.peak_rss_mb >= 300 > small.peak_rss_mb
-    assert abs(big.peak_rss_mb - big.data["self_peak_rss_mb"]) < 5
+    assert big.sampled_peak_rss_mb <= big.peak_rss_mb + 5  # polling can miss the peak, never exceed it
 
 
 def test_child_above_the_ceiling_is_killed(tmp_path):
