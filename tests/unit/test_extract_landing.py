@@ -52,11 +52,11 @@ class DirStore:
         self.puts.append(key)
         return hashlib.md5(data).hexdigest()
 
-    def put_file(self, bucket, key, path, *, content_type="application/octet-stream") -> str:
+    def put_file(self, bucket, key, path, *, content_type="application/octet-stream", metadata=None) -> str:
         p = self._p(bucket, key)
         p.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, p)  # streamed, like a multipart upload
-        p.with_name(p.name + ".__meta__").write_text("{}")
+        p.with_name(p.name + ".__meta__").write_text(json.dumps(metadata or {}))
         self.puts.append(key)
         return "copied"
 
@@ -163,8 +163,8 @@ def test_large_file_path_upload(tmp_path, store, monkeypatch):
     p.write_bytes(b"x" * 1000)
     rec = land(store, system="s", dataset="d", month=MONTH, run_id="r", filename="big.csv", path=p, source="big.csv")
     assert store.get_bytes(LANDING_BUCKET, rec["landing_key"]) == p.read_bytes()
-    side = store.get_bytes(LANDING_BUCKET, rec["landing_key"] + ".sha256").decode()
-    assert side.startswith(hashlib.sha256(b"x" * 1000).hexdigest())
+    assert store.metadata(LANDING_BUCKET, rec["landing_key"])["sha256"] == hashlib.sha256(b"x" * 1000).hexdigest()
+    assert rec["sha256"] == hashlib.sha256(b"x" * 1000).hexdigest()
 
 
 def test_landing_before_header_errors(tmp_path, store):
