@@ -29,7 +29,7 @@ def _reachable(url: str) -> bool:
 @pytest.fixture
 def pg_url():
     if not _reachable(PG):
-        pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432")
+        pytest.fail("PostgreSQL not reachable on 127.0.0.1:5432: start it (.ci/run does)")
     schema = f"sim_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG)
     with admin.begin() as conn:
@@ -43,7 +43,7 @@ def pg_url():
 @pytest.fixture
 def mariadb_url():
     if not _reachable(MARIADB):
-        pytest.skip("MariaDB not reachable on 127.0.0.1:3306")
+        pytest.fail("MariaDB not reachable on 127.0.0.1:3306: start it (.ci/run does)")
     db = f"sim_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(MARIADB)
     with admin.begin() as conn:

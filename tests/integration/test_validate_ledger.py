@@ -23,11 +23,10 @@ import os
 
 import pytest
 
+import sinergi.extract as extract_mod  # noqa: E402
+import sinergi.simulate as simulate_mod  # noqa: E402
 from sinergi import registry
 from sinergi.validate import validate
-
-simulate_mod = pytest.importorskip("sinergi.simulate")
-extract_mod = pytest.importorskip("sinergi.extract")
 
 MONTHS = ["2025-07", "2025-08"]
 #: SINERGI_LEDGER_SCALE=lampung runs the same check on a realistic Lampung month (slower).

@@ -9,10 +9,9 @@ from collections import defaultdict
 
 import pytest
 
+import sinergi.simulate as simulate_mod  # noqa: E402
 from sinergi import regions, registry, vocab
 from sinergi.extract import SourceConfig, extract, output_schema
-
-simulate_mod = pytest.importorskip("sinergi.simulate")
 
 MONTHS = ("2025-07", "2025-08")
 

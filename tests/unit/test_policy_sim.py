@@ -6,13 +6,12 @@ from __future__ import annotations
 import pyarrow.compute as pc
 import pytest
 
+import sinergi.extract.core as extract_core  # noqa: E402
+import sinergi.extract.sources as sources  # noqa: E402
+import sinergi.simulate.core as simulate_core  # noqa: E402
 from sinergi import registry
 from sinergi.policy import load_policy, share, shared_schema
 from sinergi.tokens import TOKEN_PATTERN, Keyring
-
-simulate_core = pytest.importorskip("sinergi.simulate.core")
-extract_core = pytest.importorskip("sinergi.extract.core")
-sources = pytest.importorskip("sinergi.extract.sources")
 
 
 @pytest.fixture(scope="module")
