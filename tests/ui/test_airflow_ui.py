@@ -151,10 +151,16 @@ def test_asset_events_with_counts_are_visible(stack, page, api):
     page.goto(f"{stack.airflow.url}/assets/{asset_id}")
     page.get_by_text("Source:").first.wait_for()
     page.get_by_text(DAG_ID).first.wait_for()
-    # the extra is shown as JSON in a folded editor: unfold it
-    page.locator(".codicon-folding-collapsed").first.click()
-    page.get_by_text('"published"').first.wait_for()
-    text = page.locator("body").inner_text()
-    for key in COUNT_KEYS:
-        assert f'"{key}"' in text, f"{key} not shown in the asset event"
+    # The extra is shown as JSON in a folded code editor. The page may re-render (and fold again) after
+    # a refetch, so unfold and read until every count is on screen, or time out with what was seen.
+    text, missing = "", set(COUNT_KEYS)
+    deadline = time.monotonic() + 60
+    while missing and time.monotonic() < deadline:
+        folded = page.locator(".codicon-folding-collapsed")
+        if folded.count():
+            folded.first.click()
+        page.wait_for_timeout(500)
+        text = page.locator("body").inner_text()
+        missing = {key for key in COUNT_KEYS if f'"{key}"' not in text}
+    assert not missing, f"{sorted(missing)} not shown in the asset event; page text: {text[-400:]!r}"
     assert str(placements["published"]) in text

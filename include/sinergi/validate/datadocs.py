@@ -1,8 +1,8 @@
 """GX Data Docs for one validation run: a local file site in ``docs_dir``, uploaded to the owner-only
 quarantine zone (``sinergi-quarantine/data-docs/<dataset>/<YYYY-MM>/<run_id>/...``).
 
-The run goes through a GX Checkpoint with ``UpdateDataDocsAction`` in the ephemeral context, so the
-site is built by GX itself from the run's validation result. One site per dataset/month/run keeps
+The run's validation result is stored in the ephemeral context and GX builds the site from it
+(what a Checkpoint's ``UpdateDataDocsAction`` does). One site per dataset/month/run keeps
 each site small (STACK.md: Data Docs slow down with thousands of validations).
 """
 
@@ -20,14 +20,18 @@ def site_dir(docs_dir: Path, dataset: str, month: str, run_id: str) -> Path:
     return Path(docs_dir) / dataset / month / run_id
 
 
-def run_with_docs(ctx, suite, batch_def, df, params: dict, *, run_id: str, month: str, docs_dir: Path,
-                  result_format) -> tuple[object, Path]:
-    """Validate through a Checkpoint that builds a file Data Docs site; returns (result, index.html)."""
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-    from great_expectations.core.run_identifier import RunIdentifier
+def build_docs(ctx, suite, result, *, run_id: str, month: str, docs_dir: Path) -> Path:
+    """Store the run's validation result in the (ephemeral) context and let GX build a file Data Docs
+    site from it, as its UpdateDataDocsAction does after a Checkpoint; returns index.html."""
+    import datetime as dt
 
-    dataset = batch_def.data_asset.name
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    dataset = result.asset_name or suite.name
     out = site_dir(docs_dir, dataset, month, run_id)
     out.mkdir(parents=True, exist_ok=True)
     ctx.add_data_docs_site(
@@ -39,17 +43,17 @@ def run_with_docs(ctx, suite, batch_def, df, params: dict, *, run_id: str, month
         },
     )
     suite = ctx.suites.add(suite)
-    vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{dataset}-{month}", data=batch_def, suite=suite))
-    cp = ctx.checkpoints.add(gx.Checkpoint(
-        name=f"{dataset}-{month}-{run_id}",
-        validation_definitions=[vd],
-        actions=[UpdateDataDocsAction(name="data_docs", site_names=[SITE])],
-        result_format=result_format,
-    ))
-    cres = cp.run(batch_parameters={"dataframe": df}, expectation_parameters=params,
-                  run_id=RunIdentifier(run_name=f"{month}-{run_id}"))
-    result = next(iter(cres.run_results.values()))
-    return result, out / "index.html"
+    run = RunIdentifier(run_name=f"{month}-{run_id}", run_time=dt.datetime.now(dt.timezone.utc))
+    result.meta["run_id"] = run
+    result.meta["validation_time"] = run.run_time
+    suite_id = ExpectationSuiteIdentifier(name=suite.name)
+    result_id = ValidationResultIdentifier(expectation_suite_identifier=suite_id, run_id=run,
+                                           batch_identifier=result.batch_id)
+    ctx.validation_results_store.store_validation_results(
+        suite_validation_result=result, suite_validation_result_identifier=result_id,
+        expectation_suite_identifier=suite_id)
+    ctx.build_data_docs(site_names=[SITE], resource_identifiers=[result_id, suite_id])
+    return out / "index.html"
 
 
 def upload_docs(store, local_dir: Path, dataset: str, month: str, run_id: str, bucket: str = QUARANTINE_BUCKET) -> list[str]:
