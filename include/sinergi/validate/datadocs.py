@@ -43,7 +43,7 @@ def build_docs(ctx, suite, result, *, run_id: str, month: str, docs_dir: Path) -
         },
     )
     suite = ctx.suites.add(suite)
-    run = RunIdentifier(run_name=f"{month}-{run_id}", run_time=dt.datetime.now(dt.timezone.utc))
+    run = RunIdentifier(run_name=f"{month}-{run_id}", run_time=dt.datetime.now(dt.UTC))
     result.meta["run_id"] = run
     result.meta["validation_time"] = run.run_time
     suite_id = ExpectationSuiteIdentifier(name=suite.name)
