@@ -11,6 +11,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,14 +81,49 @@ def _safe(run_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
 
 
+#: Staging objects live for one run: fast to write and read matters more than size.
+STAGING_COMPRESSION = "snappy"
+STAGING_ROW_GROUP = 256 * 1024
+
+
 def put_table(store: ObjectStore, bucket: str, key: str, table: pa.Table) -> str:
     buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
+    pq.write_table(table, buf, compression=STAGING_COMPRESSION, row_group_size=STAGING_ROW_GROUP)
     return store.put_bytes(bucket, key, buf.getvalue())
 
 
+def put_batches(store: ObjectStore, bucket: str, key: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
+    """Stream record batches into one staging Parquet object through a local temp file, so memory
+    holds one row group, not the month; returns the number of rows written."""
+    fd, name = tempfile.mkstemp(prefix="sinergi-staging-", suffix=".parquet")
+    os.close(fd)
+    path = Path(name)
+    rows, pending, pending_rows = 0, [], 0
+    try:
+        with pq.ParquetWriter(path, schema, compression=STAGING_COMPRESSION) as writer:
+            for batch in batches:
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                if pending_rows >= STAGING_ROW_GROUP:
+                    writer.write_table(pa.Table.from_batches(pending, schema))
+                    rows, pending, pending_rows = rows + pending_rows, [], 0
+            if pending:
+                writer.write_table(pa.Table.from_batches(pending, schema))
+                rows += pending_rows
+        store.put_file(bucket, key, str(path))
+    finally:
+        path.unlink(missing_ok=True)
+    return rows
+
+
 def get_table(store: ObjectStore, bucket: str, key: str) -> pa.Table:
-    return pq.read_table(io.BytesIO(store.get_bytes(bucket, key)))
+    fd, name = tempfile.mkstemp(prefix="sinergi-staging-", suffix=".parquet")
+    os.close(fd)
+    try:
+        store.get_file(bucket, key, name)
+        return pq.read_table(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def _put_json(store: ObjectStore, bucket: str, key: str, value: Any) -> None:
@@ -101,17 +139,19 @@ def _get_json(store: ObjectStore, bucket: str, key: str, default: Any = None) ->
 
 # -- steps ---------------------------------------------------------------------------------------
 def extract_step(dataset: str, month: str, run_id: str, ctx: RunContext) -> dict:
-    from sinergi.extract import extract
+    from sinergi.extract import iter_extract, output_schema
 
-    result = extract(dataset, month, ctx.sources, landing=ctx.store, run_id=run_id)
+    batches, result = iter_extract(dataset, month, ctx.sources, landing=ctx.store, run_id=run_id)
     key = staging_key(dataset, month, run_id, "extracted.parquet")
-    put_table(ctx.store, STAGING_BUCKET, key, result.table)
+    rows = put_batches(ctx.store, STAGING_BUCKET, key, output_schema(dataset), batches)
+    if not result.complete or rows != result.rows_read:
+        raise ReconciliationError(f"{dataset} {month}: extract delivered {result.rows_read} rows but {rows} were staged")
     ref = {
         "dataset": dataset,
         "month": month,
         "run_id": run_id,
         "extracted_key": key,
-        "extracted": result.table.num_rows,
+        "extracted": rows,
         "sources": result.sources,
         "warnings": list(result.warnings),
     }
