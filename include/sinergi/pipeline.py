@@ -13,7 +13,8 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,28 +93,74 @@ def put_table(store: ObjectStore, bucket: str, key: str, table: pa.Table) -> str
     return store.put_bytes(bucket, key, buf.getvalue())
 
 
-def put_batches(store: ObjectStore, bucket: str, key: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
-    """Stream record batches into one staging Parquet object through a local temp file, so memory
-    holds one row group, not the month; returns the number of rows written."""
+@contextmanager
+def _staged_file(store: ObjectStore, bucket: str, key: str) -> Iterator[str]:
+    """A staging object as a local temp file (read in chunks, removed afterwards)."""
     fd, name = tempfile.mkstemp(prefix="sinergi-staging-", suffix=".parquet")
     os.close(fd)
-    path = Path(name)
-    rows, pending, pending_rows = 0, [], 0
     try:
-        with pq.ParquetWriter(path, schema, compression=STAGING_COMPRESSION) as writer:
-            for batch in batches:
-                pending.append(batch)
-                pending_rows += batch.num_rows
-                if pending_rows >= STAGING_ROW_GROUP:
-                    writer.write_table(pa.Table.from_batches(pending, schema))
-                    rows, pending, pending_rows = rows + pending_rows, [], 0
-            if pending:
-                writer.write_table(pa.Table.from_batches(pending, schema))
-                rows += pending_rows
-        store.put_file(bucket, key, str(path))
+        store.get_file(bucket, key, name)
+        yield name
     finally:
-        path.unlink(missing_ok=True)
-    return rows
+        Path(name).unlink(missing_ok=True)
+
+
+class _StagingWriter:
+    """Row chunks written to a local Parquet file, uploaded as one staging object on a clean exit.
+    Memory holds one row group (small chunks are gathered into row groups of STAGING_ROW_GROUP)."""
+
+    def __init__(self, store: ObjectStore, bucket: str, key: str, schema: pa.Schema | None = None):
+        self.store, self.bucket, self.key, self.schema = store, bucket, key, schema
+        fd, name = tempfile.mkstemp(prefix="sinergi-staging-", suffix=".parquet")
+        os.close(fd)
+        self.path, self.writer, self.rows, self.upload = Path(name), None, 0, True
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+
+    def write(self, table: pa.Table | pa.RecordBatch) -> None:
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        self.schema = self.schema or table.schema
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        self.rows += table.num_rows
+        if self.pending_rows >= STAGING_ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, self.schema, compression=STAGING_COMPRESSION)
+        if self.pending_rows or not self.rows:
+            self.writer.write_table(pa.concat_tables(self.pending) if self.pending else self.schema.empty_table(),
+                                    row_group_size=STAGING_ROW_GROUP)
+        self.pending, self.pending_rows = [], 0
+
+    def discard(self) -> None:
+        self.upload = False
+
+    def close(self, ok: bool) -> None:
+        try:
+            if ok and self.upload:
+                if self.schema is None:
+                    raise ValueError(f"nothing was written for staging object {self.key}")
+                self._flush()
+                self.writer.close()
+                self.store.put_file(self.bucket, self.key, str(self.path))
+            elif self.writer is not None:
+                self.writer.close()
+        finally:
+            self.path.unlink(missing_ok=True)
+
+
+@contextmanager
+def _staging_writer(store: ObjectStore, bucket: str, key: str, schema: pa.Schema | None = None) -> Iterator[_StagingWriter]:
+    w = _StagingWriter(store, bucket, key, schema)
+    try:
+        yield w
+    except BaseException:
+        w.close(ok=False)
+        raise
+    w.close(ok=True)
 
 
 def get_table(store: ObjectStore, bucket: str, key: str) -> pa.Table:
@@ -143,7 +190,10 @@ def extract_step(dataset: str, month: str, run_id: str, ctx: RunContext) -> dict
 
     batches, result = iter_extract(dataset, month, ctx.sources, landing=ctx.store, run_id=run_id)
     key = staging_key(dataset, month, run_id, "extracted.parquet")
-    rows = put_batches(ctx.store, STAGING_BUCKET, key, output_schema(dataset), batches)
+    with _staging_writer(ctx.store, STAGING_BUCKET, key, output_schema(dataset)) as out:
+        for batch in batches:
+            out.write(batch)
+    rows = out.rows
     if not result.complete or rows != result.rows_read:
         raise ReconciliationError(f"{dataset} {month}: extract delivered {result.rows_read} rows but {rows} were staged")
     ref = {
@@ -192,18 +242,24 @@ def _history(ctx: RunContext, dataset: str, month: str) -> list[int]:
 
 def validate_step(ref: dict, ctx: RunContext) -> dict:
     from sinergi.validate import upload_docs, validate, write_quarantine
+    from sinergi.validate.engine import ParquetSource
 
     dataset, month, run_id = ref["dataset"], ref["month"], ref["run_id"]
-    table = get_table(ctx.store, STAGING_BUCKET, ref["extracted_key"])
-    if any(dataset in d.references.values() for d in registry.datasets().values()):
-        rid = registry.get(dataset).record_id
-        ids = sorted(set(table.column(rid).drop_null().to_pylist()))
-        _put_json(ctx.store, STAGING_BUCKET, f"_refs/{dataset}/{month}.json", ids)
-    docs_dir = ctx.home / "data-docs"  # GX builds <dataset>/<month>/<run>/index.html below it
-    res = validate(
-        table, dataset, month, run_id,
-        references=_references(ctx, dataset, month), history=_history(ctx, dataset, month), docs_dir=docs_dir,
-    )
+    with _staged_file(ctx.store, STAGING_BUCKET, ref["extracted_key"]) as extracted, \
+            _staging_writer(ctx.store, STAGING_BUCKET, staging_key(dataset, month, run_id, "valid.parquet")) as valid_out:
+        if any(dataset in d.references.values() for d in registry.datasets().values()):
+            rid = registry.get(dataset).record_id
+            ids = pq.read_table(extracted, columns=[rid]).column(rid)
+            _put_json(ctx.store, STAGING_BUCKET, f"_refs/{dataset}/{month}.json", sorted(set(ids.drop_null().to_pylist())))
+            del ids
+        docs_dir = ctx.home / "data-docs"  # GX builds <dataset>/<month>/<run>/index.html below it
+        res = validate(
+            ParquetSource(extracted), dataset, month, run_id,
+            references=_references(ctx, dataset, month), history=_history(ctx, dataset, month), docs_dir=docs_dir,
+            valid_sink=valid_out.write,
+        )
+        if res.stopped:
+            valid_out.discard()
     quarantine_key = write_quarantine(ctx.store, res, dataset, month, _safe(run_id))
     if res.docs_path:
         upload_docs(ctx.store, res.docs_path, dataset, month, _safe(run_id))
@@ -217,8 +273,7 @@ def validate_step(ref: dict, ctx: RunContext) -> dict:
         log.info("%s %s: Data Docs %s (and s3://%s/data-docs/%s/%s/%s/)", dataset, month, res.docs_path, QUARANTINE_BUCKET, dataset, month, _safe(run_id))
     if res.stopped:
         raise DatasetStopped(f"{dataset} {month} is not published: " + "; ".join(res.stop_reasons))
-    valid_key = staging_key(dataset, month, run_id, "valid.parquet")
-    put_table(ctx.store, STAGING_BUCKET, valid_key, res.valid)
+    valid_key = valid_out.key
     history = _get_json(ctx.store, STAGING_BUCKET, f"_history/{dataset}.json", default={})
     history[month] = counts["extracted"]
     _put_json(ctx.store, STAGING_BUCKET, f"_history/{dataset}.json", history)

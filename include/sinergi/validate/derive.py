@@ -91,8 +91,10 @@ def record_id_dedup(table: pa.Table, column: str, duplicate: pa.Array) -> pa.Arr
     return pc.if_else(duplicate, pa.scalar(None, table.schema.field(column).type), table[column])
 
 
-def add_helpers(table: pa.Table, derived: tuple[dict, ...], record_id: str, month_end=None) -> pa.Table:
-    """Append the suite's helper columns (in declaration order) to the table."""
+def add_helpers(table: pa.Table, derived: tuple[dict, ...], record_id: str, month_end=None,
+                duplicate: pa.Array | None = None) -> pa.Table:
+    """Append the suite's helper columns (in declaration order) to the table. ``duplicate``: the
+    ``duplicate_row`` flags when they were decided on more than this table (the whole month)."""
     for d in derived:
         fn, args = d["fn"], d.get("args", {})
         if fn == "nik_part":
@@ -104,7 +106,7 @@ def add_helpers(table: pa.Table, derived: tuple[dict, ...], record_id: str, mont
         elif fn == "until_month_end":
             arr = until_month_end(table, args["column"], month_end)
         elif fn == "duplicate_row":
-            arr = duplicate_row(table, record_id=record_id)
+            arr = duplicate if duplicate is not None else duplicate_row(table, record_id=record_id)
         elif fn == "record_id_dedup":
             arr = record_id_dedup(table, args["column"], table["_duplicate_row"])
         else:
