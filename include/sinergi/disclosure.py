@@ -29,7 +29,7 @@ Leak guard (``leak_guard``)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -66,12 +66,23 @@ def _canon(arr: pa.Array) -> pa.Array:
     return pc.utf8_upper(pc.utf8_trim_whitespace(arr))
 
 
-def _as_array(values) -> pa.Array:
+def _as_arrays(values) -> Iterator[pa.Array]:
+    """The values as Arrow arrays: an array, a chunked array, a list of strings, or an iterable of
+    arrays (a dropped column read chunk by chunk, so the month's identifiers are never all in memory)."""
     if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks()
+        yield from values.chunks
+        return
     if isinstance(values, pa.Array):
-        return values
-    return pa.array([None if v is None else str(v) for v in values], pa.string())
+        yield values
+        return
+    items = iter(values)
+    first = next(items, None)
+    if isinstance(first, (pa.Array, pa.ChunkedArray)):
+        yield from _as_arrays(first)
+        for arr in items:
+            yield from _as_arrays(arr)
+        return
+    yield pa.array([None if v is None else str(v) for v in (first, *items)], pa.string())
 
 
 def _canon_long(arr: pa.Array) -> pa.Array:
@@ -90,7 +101,7 @@ def leak_guard(
     """Raise LeakError on the first suspicious column; return a small report when clean.
 
     ``dropped_values``: {dropped column name: its values} (or one array/list of values) that must
-    not appear in any outgoing string column; ``allow``: {column: pattern names} — explicit,
+    not appear in any outgoing string column — an array, a list, or an iterable of array chunks; ``allow``: {column: pattern names} — explicit,
     reviewed exemptions from the policy (e.g. an id format that happens to look like a passport).
 
     Both checks work on distinct values: an outgoing release is mostly codes and vocabularies, so
@@ -99,11 +110,11 @@ def leak_guard(
     value set instead of being turned into one large hash set.
     """
     if dropped_values is None:
-        dropped: dict[str, pa.Array] = {}
+        dropped: Mapping = {}
     elif isinstance(dropped_values, Mapping):
-        dropped = {k: _as_array(v) for k, v in dropped_values.items()}
+        dropped = dropped_values
     else:
-        dropped = {"dropped": _as_array(dropped_values)}
+        dropped = {"dropped": dropped_values}
     allow = {k: set(v) for k, v in (allow or {}).items()}
     scanned, candidates = [], []
     for name in table.column_names:
@@ -127,18 +138,21 @@ def leak_guard(
     value_sets = []
     outgoing = pc.unique(pa.concat_arrays([c for _, c in candidates])) if candidates else None
     for source, values in dropped.items():
-        canon = _canon_long(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
-        if not len(canon):
-            continue
-        value_sets.append(source)
-        if outgoing is None or not len(outgoing):
-            continue
-        in_release = pc.is_in(canon, value_set=outgoing)
-        if pc.any(in_release).as_py():
-            hits = pc.unique(canon.filter(in_release))
+        has_values, hits = False, []
+        for arr in _as_arrays(values):
+            canon = _canon_long(arr)
+            has_values = has_values or len(canon) > 0
+            if outgoing is not None and len(outgoing) and len(canon):
+                in_release = pc.is_in(canon, value_set=outgoing)
+                if pc.any(in_release).as_py():
+                    hits.append(pc.unique(canon.filter(in_release)))
+        if has_values:
+            value_sets.append(source)
+        if hits:
+            hit_values = pc.unique(pa.concat_arrays(hits))
             for name, _ in candidates:  # name the column (and count its rows) only on a hit
                 col = _canon(table.column(name).combine_chunks().cast(pa.string()))
-                n = pc.sum(pc.cast(pc.is_in(col, value_set=hits), pa.int64())).as_py() or 0
+                n = pc.sum(pc.cast(pc.is_in(col, value_set=hit_values), pa.int64())).as_py() or 0
                 if n:
                     raise LeakError(name, f"value of dropped column {source}", n)
     return {"passed": True, "columns_scanned": scanned, "patterns": sorted(PATTERNS),

@@ -241,8 +241,8 @@ def _history(ctx: RunContext, dataset: str, month: str) -> list[int]:
 
 
 def validate_step(ref: dict, ctx: RunContext) -> dict:
+    from sinergi.chunks import ParquetSource
     from sinergi.validate import upload_docs, validate, write_quarantine
-    from sinergi.validate.engine import ParquetSource
 
     dataset, month, run_id = ref["dataset"], ref["month"], ref["run_id"]
     with _staged_file(ctx.store, STAGING_BUCKET, ref["extracted_key"]) as extracted, \
@@ -293,18 +293,20 @@ def recipients(dataset: str, ctx: RunContext) -> list[str]:
 
 
 def share_step(ref: dict, party: str, ctx: RunContext) -> dict:
+    from sinergi.chunks import ParquetSource
     from sinergi.policy import share
 
     dataset, month, run_id = ref["dataset"], ref["month"], ref["run_id"]
-    valid = get_table(ctx.store, STAGING_BUCKET, ref["valid_key"])
-    shared, report = share(valid, dataset, party, ctx.policy, ctx.keyring)  # runs the leak guard
+    with _staged_file(ctx.store, STAGING_BUCKET, ref["valid_key"]) as valid:
+        source = ParquetSource(valid)
+        shared, report = share(source, dataset, party, ctx.policy, ctx.keyring)  # runs the leak guard
     key = staging_key(dataset, month, run_id, f"share/{party}.parquet")
     put_table(ctx.store, STAGING_BUCKET, key, shared)
-    suppressed = sum((report.get("rows_suppressed") or {}).values()) if isinstance(report.get("rows_suppressed"), dict) else int(report.get("rows_suppressed") or 0)
+    suppressed = sum((report.get("rows_suppressed") or {}).values())
     filtered = int(report.get("rows_filtered_out") or 0)
-    if valid.num_rows != shared.num_rows + suppressed + filtered:
+    if source.num_rows != shared.num_rows + suppressed + filtered:
         raise ReconciliationError(
-            f"{dataset} {month} → {party}: valid {valid.num_rows} != shared {shared.num_rows} + suppressed {suppressed} + filtered out {filtered}"
+            f"{dataset} {month} → {party}: valid {source.num_rows} != shared {shared.num_rows} + suppressed {suppressed} + filtered out {filtered}"
         )
     log.info("%s %s → %s: %d rows shared (%d filtered out by the policy, %d suppressed)", dataset, month, party, shared.num_rows, filtered, suppressed)
     return {**ref, "party": party, "shared_key": key, "shared": shared.num_rows, "share_report": report}

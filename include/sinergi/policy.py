@@ -41,6 +41,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sinergi import registry
+from sinergi.chunks import ParquetSource, TableSource, as_source, chunks, column_chunks
 from sinergi.disclosure import PATTERNS, Step, default_steps, k_anonymise, leak_guard, parse_step
 from sinergi.tokens import NORMALISERS, TOKEN_PATTERN, Keyring, tokenise
 
@@ -564,13 +565,15 @@ def _age_band(birth: pa.ChunkedArray, ref: pa.ChunkedArray, width: int) -> pa.Ar
 
 
 def share(
-    table: pa.Table,
+    table: pa.Table | TableSource | ParquetSource,
     dataset: str,
     party: str,
     policy: Policy,
     keyring: Keyring,
 ) -> tuple[pa.Table, dict]:
-    """Apply ``party``'s policy entry for ``dataset`` to a validated canonical table.
+    """Apply ``party``'s policy entry for ``dataset`` to a validated canonical table (or a chunked
+    source of it: rows are filtered and transformed chunk by chunk; k-anonymity and the leak guard
+    then see the whole release, and the dropped identifiers are re-read column by column).
 
     Returns (table ready to publish, report). The table has exactly ``shared_schema(...)``; the
     report (JSON-able) has rows_in, rows_filtered_out, rows_suppressed (by reason), rows_out,
@@ -581,39 +584,45 @@ def share(
         raise PolicyError(f"keyring is key version {keyring.version} but the policy says key_version "
                           f"{policy.key_version}")
     ds = registry.get(dataset)
-    data = table.select([c for c in table.column_names if not c.startswith("_")])
+    source = as_source(table)
+    names = [c for c in source.schema.names if not c.startswith("_")]
     outs = output_columns(dataset, entry)
     needed = {o.source for o in outs} | {s.reference for s in entry.columns.values() if s.reference}
     needed |= set(entry.row_filter.columns()) if entry.row_filter else set()
-    missing = sorted(c for c in needed if c not in data.column_names)
+    missing = sorted(c for c in needed if c not in names)
     if missing:
         raise PolicyError(f"share {dataset} -> {party}: input table lacks column(s) {missing}")
 
-    rows_in = data.num_rows
-    # Values that must never reappear in the release: every non-kept direct identifier.
-    dropped = {
-        c: data.column(c) for c, s in entry.columns.items()
-        if c in data.column_names and s.transform != "keep" and ds.column(c).role == "direct_identifier"
+    # Values that must never reappear in the release: every non-kept direct identifier of every row
+    # (filtered out or not), read again column by column for the leak guard below.
+    dropped_columns = [
+        c for c, s in entry.columns.items()
+        if c in names and s.transform != "keep" and ds.column(c).role == "direct_identifier"
         and ds.column(c).type == "string"
-    }
-    if entry.row_filter is not None:
-        data = data.filter(entry.row_filter.mask(data))
-    rows_filtered_out = rows_in - data.num_rows
-
-    arrays, key_versions = {}, {}
-    for o in outs:
-        src = data.column(o.source)
-        if o.spec.transform == "keep":
-            arrays[o.name] = src.cast(o.type)
-        elif o.spec.transform == "token":
-            arrays[o.name] = tokenise(src, keyring.key(party, o.field), o.normaliser)
-            key_versions[o.name] = {"source_column": o.source, **keyring.describe(party, o.field)}
-        elif o.spec.to == "birth_year":
-            arrays[o.name] = pc.cast(pc.year(src), pa.int64())
-        else:
-            arrays[o.name] = _age_band(src, data.column(o.spec.reference), o.spec.band_width)
+    ]
     schema = shared_schema(dataset, party, policy)
-    out = pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema)
+    rows_in, parts, key_versions = 0, [], {}
+    for data in chunks(source, [c for c in names if c in needed]):  # one chunk of the month at a time
+        rows_in += data.num_rows
+        if entry.row_filter is not None:
+            data = data.filter(entry.row_filter.mask(data))
+        arrays = {}
+        for o in outs:
+            src = data.column(o.source)
+            if o.spec.transform == "keep":
+                arrays[o.name] = src.cast(o.type)
+            elif o.spec.transform == "token":
+                arrays[o.name] = tokenise(src, keyring.key(party, o.field), o.normaliser)
+                key_versions[o.name] = {"source_column": o.source, **keyring.describe(party, o.field)}
+            elif o.spec.to == "birth_year":
+                arrays[o.name] = pc.cast(pc.year(src), pa.int64())
+            else:
+                arrays[o.name] = _age_band(src, data.column(o.spec.reference), o.spec.band_width)
+        parts.append(pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema))
+    out = pa.concat_tables(parts).combine_chunks()
+    del parts
+    rows_filtered_out = rows_in - out.num_rows
+    dropped = {c: column_chunks(source, c) for c in dropped_columns}
 
     qis = _quasi_identifiers(outs, entry)
     out, k_report = k_anonymise(out, qis, policy.k_for(dataset, party), steps=_steps(outs, entry, qis))

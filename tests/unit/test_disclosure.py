@@ -174,6 +174,14 @@ def test_leak_guard_catches_values_of_dropped_columns():
     leak_guard(table_with("AB"), dropped_values={"full_name": names})
     with pytest.raises(LeakError):  # a plain list works too
         leak_guard(table_with("SITI AMINAH"), dropped_values=["SITI AMINAH"])
+    # a dropped column read chunk by chunk: a hit in the last chunk counts, and the row count is right
+    chunks = (pa.array(v) for v in (["SITI AMINAH"], [None, "AB"], ["RINA WATI", "Budi Santoso"]))
+    with pytest.raises(LeakError) as e:
+        leak_guard(table_with("budi santoso"), dropped_values={"full_name": chunks})
+    assert e.value.rows == 1
+    report = leak_guard(table_with("clean"), dropped_values={"full_name": iter([pa.array(["SITI AMINAH"])]),
+                                                             "nik": iter([pa.array([None], pa.string())])})
+    assert report["dropped_value_sets"] == ["full_name"]
 
 
 def test_tokens_record_ids_dates_and_codes_pass():

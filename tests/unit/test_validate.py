@@ -19,6 +19,7 @@ import pytest
 from test_validate_synth import canonical_table, ref_ids, set_value
 
 from sinergi import registry, vocab
+from sinergi.chunks import ParquetSource, TableSource
 from sinergi.validate import (
     BatchGateError,
     ReconciliationError,
@@ -366,11 +367,11 @@ def test_chunked_validation_equals_whole_month(rows, tmp_path):
     no_name = set_value(t.slice(30, 1), "full_name", 0, None)
     t = pa.concat_tables([t, t.slice(3, 1), set_value(t.slice(20, 1), "sector", 0, "Domestic"), no_name,
                           t.slice(250, 1), t.slice(3, 1)])
-    whole = validate(engine.TableSource(t, rows=t.num_rows), "placements", MONTH, "w", references=REFS,
+    whole = validate(TableSource(t, rows=t.num_rows), "placements", MONTH, "w", references=REFS,
                      history=[400] * 3)
     path = tmp_path / "month.parquet"
     pq.write_table(t, path, row_group_size=50)
-    for source in (engine.TableSource(t, rows=rows), engine.ParquetSource(path, rows=rows)):
+    for source in (TableSource(t, rows=rows), ParquetSource(path, rows=rows)):
         sunk: list[pa.Table] = []
         part = validate(source, "placements", MONTH, "w", references=REFS, history=[400] * 3, valid_sink=sunk.append)
         assert part.valid is None
@@ -385,7 +386,7 @@ def test_chunked_null_rate_gate_sums_the_chunks():
     vals = t["channel"].to_pylist()
     vals[::3] = [None] * len(vals[::3])  # spread over every chunk: no single chunk decides
     t = t.set_column(t.schema.get_field_index("channel"), "channel", pa.array(vals))
-    res = validate(engine.TableSource(t, rows=10), "complaints", MONTH, "n", references=REFS)
+    res = validate(TableSource(t, rows=10), "complaints", MONTH, "n", references=REFS)
     assert res.stopped
     assert any(m.startswith("null_rate:channel") and "34 unexpected rows = 34.00%" in m for m in res.stop_reasons)
     assert res.counts["by_rule"]["required:channel"] == 34

@@ -17,19 +17,20 @@ Design (why it is fast enough for millions of rows, in bounded memory):
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from sinergi import registry
+from sinergi.chunks import ParquetSource, TableSource, as_source, chunks, column
 from sinergi.validate import derive, gates, masks, suites
 from sinergi.validate.gates import GateOutcome
 from sinergi.validate.suites import BOOKKEEPING, SuiteSpec
@@ -126,11 +127,16 @@ def run_gx(spec: SuiteSpec, df, params: dict, skip: set[str], *, run_id: str, mo
         cols = list(dict.fromkeys(c for r in active if r.rule in paired for c in _pair_columns(r)))
         parts.append((f"{spec.dataset}__column_pairs", df[cols], set(skip) | {r.rule for r in active} - paired))
     results = []
-    for asset, frame, part_skip in parts:
-        batch_def = source.add_dataframe_asset(asset).add_batch_definition_whole_dataframe(month)
-        batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
-        results.append(batch.validate(suites.gx_suite(spec, part_skip, params), result_format=result_format,
-                                      expectation_parameters=params))
+    try:
+        for asset, frame, part_skip in parts:
+            batch_def = source.add_dataframe_asset(asset).add_batch_definition_whole_dataframe(month)
+            batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
+            results.append(batch.validate(suites.gx_suite(spec, part_skip, params), result_format=result_format,
+                                          expectation_parameters=params))
+            del batch
+    finally:
+        # the context (GX keeps the last one alive) would otherwise hold every frame it validated
+        ctx.data_sources.delete(source.name)
     result = _merge_results(spec, results)
     if docs_dir is None:
         return result, None
@@ -241,54 +247,6 @@ def _summary(spec: SuiteSpec, result, params: dict, skip: dict[str, str]) -> dic
     }
 
 
-# ------------------------------------------------------------------------------------------ sources
-#: Rows per chunk: GX, pandas and the row masks hold one chunk at a time, so memory does not grow
-#: with the month (SINERGI_VALIDATE_CHUNK_ROWS overrides).
-CHUNK_ROWS = 250_000
-
-
-def chunk_rows() -> int:
-    return int(os.environ.get("SINERGI_VALIDATE_CHUNK_ROWS") or CHUNK_ROWS)
-
-
-class TableSource:
-    """A month held in memory, read in chunks."""
-
-    def __init__(self, table: pa.Table, rows: int | None = None):
-        self.table, self.rows = table, rows or chunk_rows()
-        self.schema, self.num_rows = table.schema, table.num_rows
-
-    def read(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
-        t = self.table.select(columns) if columns is not None else self.table
-        for start in range(0, t.num_rows, self.rows):
-            yield t.slice(start, self.rows)
-
-
-class ParquetSource:
-    """A month in a local Parquet file, read in chunks (the file is read again for each pass)."""
-
-    def __init__(self, path: str | Path, rows: int | None = None):
-        self.path, self.rows = str(path), rows or chunk_rows()
-        meta = pq.ParquetFile(self.path)
-        self.schema, self.num_rows = meta.schema_arrow, meta.metadata.num_rows
-
-    def read(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
-        pf = pq.ParquetFile(self.path)
-        for batch in pf.iter_batches(batch_size=self.rows, columns=columns):
-            yield pa.Table.from_batches([batch])
-
-
-def _chunks(source, columns: list[str] | None = None) -> Iterator[pa.Table]:
-    """At least one chunk (an empty month is validated too)."""
-    empty = True
-    for chunk in source.read(columns):
-        empty = False
-        yield chunk
-    if empty:
-        schema = source.schema if columns is None else pa.schema([source.schema.field(c) for c in columns])
-        yield schema.empty_table()
-
-
 # -------------------------------------------------------------------------------- month-wide rules
 #: Expectation types checked on the whole month at once (on a narrow frame, see _month_frame);
 #: every other (row-level) expectation runs chunk by chunk and its counts are summed.
@@ -336,16 +294,16 @@ def _duplicates(source, spec: SuiteSpec, record_id: str | None) -> np.ndarray | 
     n = source.num_rows
     out = np.zeros(n, dtype=bool)
     if record_id is None:
-        rows = pa.concat_tables(list(_chunks(source)))
+        rows = pa.concat_tables(list(chunks(source)))
         out[:] = derive.duplicate_row(rows).to_numpy(zero_copy_only=False)
         return out
-    ids = pa.chunked_array([c.column(record_id) for c in _chunks(source, [record_id])])
+    ids = column(source, record_id)
     counts = pc.value_counts(ids.drop_null())
     repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
     if not len(repeated):
         return out
     subsets, positions, offset = [], [], 0
-    for chunk in _chunks(source):
+    for chunk in chunks(source):
         idx = np.flatnonzero(pc.fill_null(pc.is_in(chunk.column(record_id), value_set=repeated), False)
                              .to_numpy(zero_copy_only=False))
         if len(idx):
@@ -366,9 +324,9 @@ def _unique_masks(source, spec: SuiteSpec, rules, duplicate: np.ndarray | None, 
         col_name = rule.kwargs["column"]
         helper = next((d for d in spec.derived if d["name"] == col_name), None)
         if helper is None:
-            col = pa.chunked_array([c.column(col_name) for c in _chunks(source, [col_name])])
+            col = column(source, col_name)
         elif helper["fn"] == "record_id_dedup" and duplicate is not None:
-            ids = pa.chunked_array([c.column(helper["args"]["column"]) for c in _chunks(source, [helper["args"]["column"]])])
+            ids = column(source, helper["args"]["column"])
             col = derive.record_id_dedup(pa.table({"id": ids}), "id", pa.array(duplicate))
         else:
             raise suites.SuiteError(f"{spec.name}: {rule.rule}: uniqueness on helper column {col_name!r} "
@@ -455,8 +413,8 @@ def validate(
 ) -> ValidationResult:
     """Validate one month's extract of a dataset against ``expectations/<dataset>.json``.
 
-    ``table`` is the month (an Arrow table) or a chunked source of it (``ParquetSource`` of a local
-    file). The month is validated in chunks of ``chunk_rows()`` rows, so memory holds one chunk plus
+    ``table`` is the month (an Arrow table) or a chunked source of it (sinergi.chunks: a
+    ``ParquetSource`` of a local file). The month is validated in chunks of ``chunk_rows()`` rows, so memory holds one chunk plus
     a few narrow month-wide columns:
 
     - row-level rules (not null, in set, regex, between, column pairs) run in GX chunk by chunk;
@@ -476,7 +434,7 @@ def validate(
     run_id = run_id or uuid.uuid4().hex[:12]
     spec = suite or suites.load(dataset)
     ds = registry.get(dataset)
-    source = table if hasattr(table, "read") else TableSource(table)
+    source = as_source(table)
     n = source.num_rows
     gate_list: list[GateOutcome] = []
     warnings: list[str] = []
@@ -499,7 +457,7 @@ def validate(
     if problems:
         if not stop_reasons:  # types cannot be waived: rows cannot be checked
             stop_reasons.append(f"column_types: {'; '.join(problems)}")
-        parts = [_with_failed_rules(c, np.arange(c.num_rows), [["column_types"]] * c.num_rows, run_id) for c in _chunks(source)]
+        parts = [_with_failed_rules(c, np.arange(c.num_rows), [["column_types"]] * c.num_rows, run_id) for c in chunks(source)]
         quarantined = pa.concat_tables(parts)
         reconcile(dataset, run_id, n, 0, quarantined.num_rows)
         return ValidationResult(
@@ -532,7 +490,7 @@ def validate(
     month_parts: list[pa.Table] = []
     quarantine_parts: list[pa.Table] = []
     offset = valid_count = 0
-    for chunk in _chunks(source):
+    for chunk in chunks(source):
         m = chunk.num_rows
         work = derive.add_helpers(chunk, spec.derived, ds.record_id, month_end=month_end,
                                   duplicate=None if duplicate is None else pa.array(duplicate[offset:offset + m]))
@@ -542,6 +500,7 @@ def validate(
         df, gx_params = to_gx_frame(work, params)
         result, _ = run_gx(spec, df, gx_params, set(skip) | month_names, run_id=run_id, month=month, ctx=ctx)
         del df
+        gc.collect()  # GX leaves reference cycles around each frame: free the chunk now, not later
         meta, batch_id = meta or dict(result.meta), batch_id or result.batch_id
         by_rule = _result_by_rule(result)
         per_row: dict[int, list[str]] = {}
@@ -588,6 +547,7 @@ def validate(
     del month_parts
     month_result, _ = run_gx(spec, month_df, gx_params, set(skip) | chunk_names, run_id=run_id, month=month, ctx=ctx)
     del month_df
+    gc.collect()
     results = list(month_result.results) + [_sum_results(rs) for rs in chunk_results.values()]
     result = _suite_result(spec, results, meta or dict(month_result.meta), batch_id or month_result.batch_id)
     docs_path = build_docs(ctx, spec, result, gx_params, set(skip), run_id=run_id, month=month,
