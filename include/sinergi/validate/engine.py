@@ -483,7 +483,10 @@ def validate(
     unique_failing = _unique_masks(source, spec, unique_rules, duplicate, ds.record_id)
     month_end = gates.month_bounds(month)[1]
 
-    # 3. chunk by chunk: helpers, GX on the row-level rules, Arrow masks, split
+    # 3. chunk by chunk: helpers, GX on the row-level rules, Arrow masks, split. A month that fits
+    #    in one chunk runs the whole suite in that one GX run (no month frame needed).
+    single = n <= getattr(source, "rows", n)
+    chunk_skip = set(skip) if single else set(skip) | month_names
     ctx = gx_context()
     chunk_results: dict[str, list] = {}
     meta = batch_id = None
@@ -494,11 +497,12 @@ def validate(
         m = chunk.num_rows
         work = derive.add_helpers(chunk, spec.derived, ds.record_id, month_end=month_end,
                                   duplicate=None if duplicate is None else pa.array(duplicate[offset:offset + m]))
-        month_parts.append(pa.table(
-            [work.column(c) if c in value_columns else _nullness(work.column(c)) for c in work.column_names],
-            names=work.column_names))
+        if not single:
+            month_parts.append(pa.table(
+                [work.column(c) if c in value_columns else _nullness(work.column(c)) for c in work.column_names],
+                names=work.column_names))
         df, gx_params = to_gx_frame(work, params)
-        result, _ = run_gx(spec, df, gx_params, set(skip) | month_names, run_id=run_id, month=month, ctx=ctx)
+        result, _ = run_gx(spec, df, gx_params, chunk_skip, run_id=run_id, month=month, ctx=ctx)
         del df
         gc.collect()  # GX leaves reference cycles around each frame: free the chunk now, not later
         meta, batch_id = meta or dict(result.meta), batch_id or result.batch_id
@@ -542,14 +546,15 @@ def validate(
         sink(valid)
         offset += m
 
-    # 4. the month-wide rules, once, on the month frame
-    month_df, gx_params = _month_frame(month_parts, params)
-    del month_parts
-    month_result, _ = run_gx(spec, month_df, gx_params, set(skip) | chunk_names, run_id=run_id, month=month, ctx=ctx)
-    del month_df
-    gc.collect()
-    results = list(month_result.results) + [_sum_results(rs) for rs in chunk_results.values()]
-    result = _suite_result(spec, results, meta or dict(month_result.meta), batch_id or month_result.batch_id)
+    # 4. the month-wide rules, once, on the month frame (in a one-chunk month the chunk's run had them)
+    if not single:
+        month_df, gx_params = _month_frame(month_parts, params)
+        del month_parts
+        month_result, _ = run_gx(spec, month_df, gx_params, set(skip) | chunk_names, run_id=run_id, month=month, ctx=ctx)
+        del month_df
+        gc.collect()
+        results = list(month_result.results) + [_sum_results(rs) for rs in chunk_results.values()]
+        result = _suite_result(spec, results, meta or dict(month_result.meta), batch_id or month_result.batch_id)
     docs_path = build_docs(ctx, spec, result, gx_params, set(skip), run_id=run_id, month=month,
                            docs_dir=docs_dir) if docs_dir is not None else None
     by_rule = _result_by_rule(result)
