@@ -26,7 +26,6 @@ import argparse
 import functools
 import importlib
 import json
-import resource
 import sys
 import time
 from collections import defaultdict
@@ -156,7 +155,7 @@ def run_months(months: list[str], profile: Path | None = None, run_prefix: str =
         peaks = {}  # the cumulative high-water mark after each step shows which step set it
 
         def peak(step: str, peaks: dict = peaks) -> None:
-            peaks[step] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+            peaks[step] = round(common.own_peak_rss_kb() / 1024, 1)
 
         ref = pipeline.extract_step("placements", month, run_id, ctx)
         peak("extract")
@@ -170,7 +169,7 @@ def run_months(months: list[str], profile: Path | None = None, run_prefix: str =
             peak(f"publish {party}")
         per_month.append({
             "month": month, "seconds": round(time.perf_counter() - t0, 3), "rss_after_mb": round(common.rss_mb(), 1),
-            "peak_rss_so_far_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_rss_so_far_mb": round(common.own_peak_rss_kb() / 1024, 1),
             "peak_after_step_mb": peaks, "extracted": ref["counts"]["extracted"], "valid": ref["counts"]["valid"],
             "quarantined": ref["counts"]["quarantined"], "published": published,
         })

@@ -248,9 +248,16 @@ def _summary(spec: SuiteSpec, result, params: dict, skip: dict[str, str]) -> dic
 
 
 # -------------------------------------------------------------------------------- month-wide rules
-#: Expectation types checked on the whole month at once (on a narrow frame, see _month_frame);
-#: every other (row-level) expectation runs chunk by chunk and its counts are summed.
+#: Table expectations that every chunk answers exactly as the whole month would (the column list).
+CHUNK_INVARIANT_TYPES = ("expect_table_columns_to_match_ordered_list", "expect_table_columns_to_match_set",
+                         "expect_table_column_count_to_equal")
+
+
 def is_month_wide(rule) -> bool:
+    """Checked on the whole month at once (on a narrow frame, see _month_frame); every other
+    expectation runs chunk by chunk and its counts are summed."""
+    if rule.type in CHUNK_INVARIANT_TYPES:
+        return False
     return (rule.type not in suites.ROW_LEVEL_TYPES or "mostly" in rule.kwargs
             or rule.type == "expect_column_values_to_be_unique")
 
@@ -259,16 +266,13 @@ def is_month_wide(rule) -> bool:
 _NULLNESS_TYPES = ("expect_column_values_to_not_be_null", "expect_column_values_to_be_null")
 
 
+def _rule_columns(rule) -> list[str]:
+    return [rule.kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(rule.kwargs.get(k), str)]
+
+
 def _value_columns(rules) -> set[str]:
     """Columns whose values (not only their nulls) month-wide rules look at."""
-    out = set()
-    for r in rules:
-        if r.type in _NULLNESS_TYPES:
-            continue
-        for k in ("column", "column_A", "column_B"):
-            if isinstance(r.kwargs.get(k), str):
-                out.add(r.kwargs[k])
-    return out
+    return {c for r in rules if r.type not in _NULLNESS_TYPES for c in _rule_columns(r)}
 
 
 def _nullness(col: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -276,8 +280,18 @@ def _nullness(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.if_else(pc.is_valid(col), pa.scalar(True), pa.scalar(None, pa.bool_()))
 
 
+def _month_part(work: pa.Table, columns: list[str], value_columns: set[str], codes: dict[str, pa.Array],
+                offset: int) -> pa.Table:
+    """One chunk's share of the month frame: the month-wide rules' columns only, as values, as
+    month-wide integer codes (uniqueness: same equalities, 4 bytes instead of the string), or as nullness."""
+    m = work.num_rows
+    arrays = [codes[c].slice(offset, m) if c in codes else work.column(c) if c in value_columns
+              else _nullness(work.column(c)) for c in columns]
+    return pa.table(arrays, names=columns)
+
+
 def _month_frame(parts: list[pa.Table], params: dict):
-    """The month-wide frame for GX: every column in order, values where needed, nullness elsewhere."""
+    """The month-wide frame for GX (pandas, booleans kept as 2-bit Arrow columns)."""
     import pandas as pd
 
     table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
@@ -285,21 +299,20 @@ def _month_frame(parts: list[pa.Table], params: dict):
     return df, gx_params
 
 
-def _duplicates(source, spec: SuiteSpec, record_id: str | None) -> np.ndarray | None:
+def _duplicates(month_column, n: int, spec: SuiteSpec, record_id: str | None, source) -> np.ndarray | None:
     """Month-wide ``_duplicate_row`` (True on the 2nd and later copies of an identical row), or None when
     the suite does not derive it. Only rows whose record id repeats can be copies: the record ids are
     read first (one narrow column), then only those rows."""
     if not any(d["fn"] == "duplicate_row" for d in spec.derived):
         return None
-    n = source.num_rows
     out = np.zeros(n, dtype=bool)
     if record_id is None:
         rows = pa.concat_tables(list(chunks(source)))
         out[:] = derive.duplicate_row(rows).to_numpy(zero_copy_only=False)
         return out
-    ids = column(source, record_id)
-    counts = pc.value_counts(ids.drop_null())
+    counts = pc.value_counts(month_column(record_id).drop_null())
     repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+    del counts
     if not len(repeated):
         return out
     subsets, positions, offset = [], [], 0
@@ -316,24 +329,28 @@ def _duplicates(source, spec: SuiteSpec, record_id: str | None) -> np.ndarray | 
     return out
 
 
-def _unique_masks(source, spec: SuiteSpec, rules, duplicate: np.ndarray | None, record_id: str | None) -> dict[str, np.ndarray]:
-    """Global row positions failing each uniqueness rule, computed on the month's column before the
-    rows are split (a copy in the last chunk makes the first one fail too)."""
-    out = {}
+def _uniqueness(month_column, spec: SuiteSpec, rules, duplicate: np.ndarray | None
+                ) -> tuple[dict[str, np.ndarray], dict[str, pa.Array]]:
+    """For each uniqueness rule: the global row positions failing it, computed on the month's column
+    before the rows are split (a copy in the last chunk makes the first one fail too), and the column
+    as month-wide integer codes for the GX month frame."""
+    failing, codes = {}, {}
     for rule in rules:
         col_name = rule.kwargs["column"]
         helper = next((d for d in spec.derived if d["name"] == col_name), None)
         if helper is None:
-            col = column(source, col_name)
+            col = month_column(col_name)
         elif helper["fn"] == "record_id_dedup" and duplicate is not None:
-            ids = column(source, helper["args"]["column"])
-            col = derive.record_id_dedup(pa.table({"id": ids}), "id", pa.array(duplicate))
+            col = derive.record_id_dedup(pa.table({"id": month_column(helper["args"]["column"])}), "id",
+                                         pa.array(duplicate))
         else:
             raise suites.SuiteError(f"{spec.name}: {rule.rule}: uniqueness on helper column {col_name!r} "
                                     f"({helper['fn']}) cannot be checked month-wide")
         mask = masks.unexpected_mask(pa.table({col_name: col}), rule, {})
-        out[rule.rule] = np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False))
-    return out
+        failing[rule.rule] = np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False))
+        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        codes[col_name] = pc.dictionary_encode(col).indices
+    return failing, codes
 
 
 # ------------------------------------------------------------------------------- merging GX results
@@ -419,9 +436,10 @@ def validate(
 
     - row-level rules (not null, in set, regex, between, column pairs) run in GX chunk by chunk;
       their counts are summed into one result per rule;
-    - month-wide rules (row count, column list, null rates with ``mostly``, column max, uniqueness)
-      run in GX once, on a frame of the month that holds real values only in the columns they read
-      and 2-bit "has a value" stand-ins elsewhere (exactly what a null check sees);
+    - month-wide rules (row count, null rates with ``mostly``, column max, uniqueness) run in GX
+      once, on a frame of the month with only the columns they read: real values where needed,
+      month-wide integer codes for uniqueness, 2-bit "has a value" stand-ins for null checks;
+    - the column list is checked on every chunk (each answers as the month would);
     - duplicate copies and uniqueness are decided on the month before any row is split.
 
     Pure except for writing Data Docs into ``docs_dir`` when given. ``references`` maps a dataset
@@ -477,10 +495,19 @@ def validate(
     month_names = {r.rule for r in month_rules}
     chunk_names = {r.rule for r in chunk_rules}
     value_columns = _value_columns(month_rules)
-    duplicate = _duplicates(source, spec, ds.record_id)
+    month_columns = {c for r in month_rules for c in _rule_columns(r)}
+    cache: dict[str, pa.ChunkedArray] = {}
+
+    def month_column(name: str) -> pa.ChunkedArray:  # a narrow month-wide read, once per column
+        if name not in cache:
+            cache[name] = column(source, name)
+        return cache[name]
+
+    duplicate = _duplicates(month_column, n, spec, ds.record_id, source)
     failures: dict[str, list[np.ndarray]] = {}
     unique_rules = [r for r in month_rules if r.type == "expect_column_values_to_be_unique" and r.severity == "quarantine"]
-    unique_failing = _unique_masks(source, spec, unique_rules, duplicate, ds.record_id)
+    unique_failing, codes = _uniqueness(month_column, spec, unique_rules, duplicate)
+    cache.clear()
     month_end = gates.month_bounds(month)[1]
 
     # 3. chunk by chunk: helpers, GX on the row-level rules, Arrow masks, split. A month that fits
@@ -498,9 +525,8 @@ def validate(
         work = derive.add_helpers(chunk, spec.derived, ds.record_id, month_end=month_end,
                                   duplicate=None if duplicate is None else pa.array(duplicate[offset:offset + m]))
         if not single:
-            month_parts.append(pa.table(
-                [work.column(c) if c in value_columns else _nullness(work.column(c)) for c in work.column_names],
-                names=work.column_names))
+            frame_columns = [c for c in work.column_names if c in month_columns] or work.column_names[:1]
+            month_parts.append(_month_part(work, frame_columns, value_columns, codes, offset))
         df, gx_params = to_gx_frame(work, params)
         result, _ = run_gx(spec, df, gx_params, chunk_skip, run_id=run_id, month=month, ctx=ctx)
         del df
