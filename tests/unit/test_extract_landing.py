@@ -167,6 +167,26 @@ def test_large_file_path_upload(tmp_path, store, monkeypatch):
     assert rec["sha256"] == hashlib.sha256(b"x" * 1000).hexdigest()
 
 
+def test_large_file_is_landed_while_it_is_parsed(tmp_path, store, monkeypatch):
+    """Above IN_MEMORY_LIMIT the file is landed from disk in the background; the stream reports the
+    landing (key, sha256) once it completes, and a header error still leaves the file landed."""
+    from sinergi.extract import landing as landing_mod
+
+    monkeypatch.setattr(landing_mod, "IN_MEMORY_LIMIT", 10)
+    path = _source(tmp_path, n=50)
+    plain = extract("placements", MONTH, _cfg(tmp_path), run_id="plain").table  # reference: no store
+    res = extract("placements", MONTH, _cfg(tmp_path), landing=store, run_id="big")
+    assert res.table.equals(plain) and res.complete and not res.pending_landings
+    rec = res.sources[0]
+    assert rec["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert store.get_bytes(LANDING_BUCKET, rec["landing_key"]) == path.read_bytes()
+
+    path.write_text("nothing;useful\n1;2\n")
+    with pytest.raises(Exception, match="no header row"):
+        extract("placements", MONTH, _cfg(tmp_path), landing=store, run_id="broken")
+    assert any("/broken/" in o.key for o in store.list(LANDING_BUCKET)), sorted(o.key for o in store.list(LANDING_BUCKET))
+
+
 def test_landing_before_header_errors(tmp_path, store):
     """A file that fails header mapping is still landed (evidence of what was received)."""
     ds = registry.get("p3mi")

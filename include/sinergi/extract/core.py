@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +53,7 @@ class ExtractResult:
     rows_with_issues: int = 0  # delivered rows with a note in _extract_issues
     info: dict = field(default_factory=dict)  # encoding, delimiter, header row, SQL filter ...
     complete: bool = False  # True once every batch has been produced
+    pending_landings: list = field(default_factory=list, repr=False)  # (source record, future) in flight
 
     @property
     def rows_in_source(self) -> int:
@@ -100,16 +102,28 @@ def _open_source(
         size = path.stat().st_size
         data = path.read_bytes() if store is not None and size <= landing.IN_MEMORY_LIMIT else None
         record = {"path": str(path), "bytes": size, "rows": None}  # rows: data rows, set when read
-        if store is not None:
+        if store is not None and data is None:
+            # A large file is landed (hashed, uploaded in parts) while it is parsed from disk; the
+            # stream waits for the landing before it reports complete, and fails if the landing failed.
+            pool = ThreadPoolExecutor(1, thread_name_prefix="sinergi-landing")
+            result.pending_landings.append((record, pool.submit(
+                landing.land, store, system=src.system, dataset=ds.name, month=month, run_id=run_id,
+                filename=path.name, path=path, source=path.name)))
+            pool.shutdown(wait=False)
+        elif store is not None:
             record |= landing.land(store, system=src.system, dataset=ds.name, month=month, run_id=run_id,
-                                   filename=path.name, path=None if data is not None else path, data=data,
-                                   source=path.name)
+                                   filename=path.name, data=data, source=path.name)
         else:
             record["sha256"], _ = landing.sha256_file(path)
             record["landing_key"] = None
         result.sources.append(record)
         # parse exactly the bytes that were landed (when they fit in memory)
-        return files.open_file(ds, path.name, data=data, path=None if data is not None else path, block_size=block_size)
+        try:
+            return files.open_file(ds, path.name, data=data, path=None if data is not None else path, block_size=block_size)
+        except Exception:
+            for _, landed in result.pending_landings:  # a file that cannot be read is still received evidence
+                landed.exception()
+            raise
     if src.kind == "sql":
         tmp = sql.temp_parquet_path(f"sinergi-{ds.name}-")
         weakref.finalize(result, tmp.unlink, missing_ok=True)
@@ -157,6 +171,9 @@ def iter_extract(
             result.rows_skipped = stream.skipped
             yield out
         result.rows_skipped = stream.skipped
+        while result.pending_landings:
+            record, landed = result.pending_landings.pop()
+            record |= landed.result()
         if result.sources and result.sources[-1].get("rows") is None:
             result.sources[-1]["rows"] = result.rows_in_source
         if stream.skipped:
