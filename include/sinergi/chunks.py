@@ -70,7 +70,8 @@ def chunks(source, columns: list[str] | None = None) -> Iterator[pa.Table]:
 
 def column(source, name: str) -> pa.ChunkedArray:
     """One column of the whole month (a narrow read)."""
-    return pa.chunked_array(list(column_chunks(source, name)))
+    arrays = [a for part in column_chunks(source, name) for a in part.chunks]
+    return pa.chunked_array(arrays, type=source.schema.field(name).type)
 
 
 def column_chunks(source, name: str) -> Iterator[pa.ChunkedArray]:
