@@ -431,8 +431,8 @@ def validate(
     """Validate one month's extract of a dataset against ``expectations/<dataset>.json``.
 
     ``table`` is the month (an Arrow table) or a chunked source of it (sinergi.chunks: a
-    ``ParquetSource`` of a local file). The month is validated in chunks of ``chunk_rows()`` rows, so memory holds one chunk plus
-    a few narrow month-wide columns:
+    ``ParquetSource`` of a local file). The month is validated in chunks of ``chunk_rows()`` rows,
+    so memory holds one chunk plus a few narrow month-wide columns:
 
     - row-level rules (not null, in set, regex, between, column pairs) run in GX chunk by chunk;
       their counts are summed into one result per rule;
