@@ -25,7 +25,7 @@ def chunk_rows() -> int:
 
 
 class TableSource:
-    """A month held in memory, read in chunks."""
+    """A month held in memory, read in chunks of exactly ``rows`` rows (the last one shorter)."""
 
     def __init__(self, table: pa.Table, rows: int | None = None):
         self.table, self.rows = table, rows or chunk_rows()
@@ -49,8 +49,17 @@ class ParquetSource:
         # pre_buffer (the default) keeps every row group's raw bytes until the file is closed, so
         # memory would grow with the month; a local file reads fast enough without it.
         pf = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=1 << 20)
+        # Batches stop at row-group boundaries; regroup them so every chunk but the last has exactly
+        # `rows` rows (a month of at most `rows` rows is then exactly one chunk).
+        pending = None
         for batch in pf.iter_batches(batch_size=self.rows, columns=columns):
-            yield pa.Table.from_batches([batch])
+            part = pa.Table.from_batches([batch])
+            pending = part if pending is None else pa.concat_tables([pending, part])
+            while pending.num_rows >= self.rows:
+                yield pending.slice(0, self.rows)
+                pending = pending.slice(self.rows)
+        if pending is not None and pending.num_rows:
+            yield pending
 
 
 def as_source(data: pa.Table | TableSource | ParquetSource) -> TableSource | ParquetSource:

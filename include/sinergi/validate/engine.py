@@ -521,6 +521,8 @@ def validate(
     quarantine_parts: list[pa.Table] = []
     offset = valid_count = 0
     for chunk in chunks(source):
+        if single and offset:
+            raise RuntimeError(f"{spec.name}: a source of {n} rows in chunks of {source.rows} gave more than one chunk")
         m = chunk.num_rows
         work = derive.add_helpers(chunk, spec.derived, ds.record_id, month_end=month_end,
                                   duplicate=None if duplicate is None else pa.array(duplicate[offset:offset + m]))
