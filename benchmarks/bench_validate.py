@@ -9,8 +9,8 @@ generator (tests/unit/test_validate_synth.py) with 1% hand-injected defects.
 Measured on the same Arrow table, after a warm-up run on a small table (GX import and first-use
 costs excluded from both sides):
 - ``validate``: the full ``sinergi.validate.validate`` — helper columns, ``to_pandas``, the GX run
-  (SUMMARY), Arrow row masks checked against GX counts, quarantine split, reconciliation;
-- ``gx_alone``: only ``batch.validate(suite, result_format=SUMMARY)`` (and BOOLEAN_ONLY) on the
+  (BASIC), Arrow row masks checked against GX counts, quarantine split, reconciliation;
+- ``gx_alone``: only ``batch.validate(suite, result_format=BASIC)`` (and BOOLEAN_ONLY) on the
   pandas frame that already holds the helper columns — GX itself, no bookkeeping at all.
 Reported per 1M rows, wall and CPU seconds, and the ratio validate / gx_alone. The last stdout line
 is a JSON object (for benchmarks/run_all.py-style harnesses).
@@ -97,14 +97,14 @@ def main() -> None:
     for _ in range(args.repeat):
         res, w, c = _timed(lambda: validate(table, "placements", MONTH, "bench", references=refs, history=history))
         best["validate"] = min(best.get("validate", (w, c)), (w, c))
-        # SUMMARY exactly as validate() asks for it (no sample values), and BOOLEAN_ONLY
-        for fmt, rf in (("SUMMARY", engine.RESULT_FORMAT), ("BOOLEAN_ONLY", {"result_format": "BOOLEAN_ONLY"})):
+        # BASIC exactly as validate() asks for it (no sample values), and BOOLEAN_ONLY
+        for fmt, rf in (("BASIC", engine.RESULT_FORMAT), ("BOOLEAN_ONLY", {"result_format": "BOOLEAN_ONLY"})):
             _, w, c = _timed(lambda rf=rf: engine.run_gx(spec, df, params, set(skip), run_id="gx", month=MONTH,
                                                         result_format=rf))
             best[fmt] = min(best.get(fmt, (w, c)), (w, c))
     per_m = 1_000_000 / n
     v_w, v_c = best["validate"]
-    g_w, g_c = best["SUMMARY"]
+    g_w, g_c = best["BASIC"]
     b_w, b_c = best["BOOLEAN_ONLY"]
     out = {
         "rows": n,
@@ -112,11 +112,11 @@ def main() -> None:
         "expectations": len(spec.rules) - len(skip),
         "validate_s_per_1m": round(v_w * per_m, 2),
         "validate_cpu_s_per_1m": round(v_c * per_m, 2),
-        "gx_alone_summary_s_per_1m": round(g_w * per_m, 2),
-        "gx_alone_summary_cpu_s_per_1m": round(g_c * per_m, 2),
+        "gx_alone_basic_s_per_1m": round(g_w * per_m, 2),
+        "gx_alone_basic_cpu_s_per_1m": round(g_c * per_m, 2),
         "gx_alone_boolean_only_s_per_1m": round(b_w * per_m, 2),
-        "ratio_vs_gx_summary": round(v_w / g_w, 2),
-        "ratio_vs_gx_summary_cpu": round(v_c / g_c, 2),
+        "ratio_vs_gx_basic": round(v_w / g_w, 2),
+        "ratio_vs_gx_basic_cpu": round(v_c / g_c, 2),
         "gx_alone_boolean_only_cpu_s_per_1m": round(b_c * per_m, 2),
         "ratio_vs_gx_boolean_only": round(v_w / b_w, 2),
         "ratio_vs_gx_boolean_only_cpu": round(v_c / b_c, 2),
@@ -124,13 +124,13 @@ def main() -> None:
         "quarantined": res.counts["quarantined"],
         "by_rule": res.counts["by_rule"],
     }
-    verdict = "PASS" if out["ratio_vs_gx_summary"] <= GOAL else "MISS"
+    verdict = "PASS" if out["ratio_vs_gx_basic"] <= GOAL else "MISS"
     print(f"validate (full, with quarantine bookkeeping): {out['validate_s_per_1m']:.2f} s per 1M rows "
           f"(cpu {out['validate_cpu_s_per_1m']:.2f} s)")
-    print(f"GX alone, same suite, same data, SUMMARY:     {out['gx_alone_summary_s_per_1m']:.2f} s per 1M rows "
-          f"(cpu {out['gx_alone_summary_cpu_s_per_1m']:.2f} s); BOOLEAN_ONLY {out['gx_alone_boolean_only_s_per_1m']:.2f} s "
+    print(f"GX alone, same suite, same data, BASIC:     {out['gx_alone_basic_s_per_1m']:.2f} s per 1M rows "
+          f"(cpu {out['gx_alone_basic_cpu_s_per_1m']:.2f} s); BOOLEAN_ONLY {out['gx_alone_boolean_only_s_per_1m']:.2f} s "
           f"(cpu {out['gx_alone_boolean_only_cpu_s_per_1m']:.2f} s)")
-    print(f"ratio validate / GX alone: {out['ratio_vs_gx_summary']:.2f}x wall, {out['ratio_vs_gx_summary_cpu']:.2f}x cpu "
+    print(f"ratio validate / GX alone: {out['ratio_vs_gx_basic']:.2f}x wall, {out['ratio_vs_gx_basic_cpu']:.2f}x cpu "
           f"(vs BOOLEAN_ONLY {out['ratio_vs_gx_boolean_only']:.2f}x wall, {out['ratio_vs_gx_boolean_only_cpu']:.2f}x cpu); goal <= {GOAL}x: {verdict}")
     print(f"quarantined {res.counts['quarantined']:,} of {n:,} rows")
     print(json.dumps(out))

@@ -1,6 +1,6 @@
 """Per-row failure masks in Arrow, with the same semantics as the GX built-ins.
 
-GX computes the official results (statistics, Data Docs) in SUMMARY mode; asking GX for every
+GX computes the official results (statistics, Data Docs) in BASIC mode; asking GX for every
 failing row index (COMPLETE) is slow and huge on millions of rows (STACK.md). So for row-level
 expectations the failing rows are computed here, vectorised, and the engine checks on every run
 that each mask's count equals GX's ``unexpected_count`` for that expectation (a disagreement
