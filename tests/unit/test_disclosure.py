@@ -182,6 +182,9 @@ def test_leak_guard_catches_values_of_dropped_columns():
     report = leak_guard(table_with("clean"), dropped_values={"full_name": iter([pa.array(["SITI AMINAH"])]),
                                                              "nik": iter([pa.array([None], pa.string())])})
     assert report["dropped_value_sets"] == ["full_name"]
+    # non-ASCII text is compared with the Unicode case mapping (ASCII-only chunks take a fast path)
+    with pytest.raises(LeakError):
+        leak_guard(table_with(" ñoño pérez"), dropped_values={"full_name": iter([pa.array(["AB"]), pa.array(["ÑOÑO PÉREZ"])])})
 
 
 def test_tokens_record_ids_dates_and_codes_pass():
