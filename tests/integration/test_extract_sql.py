@@ -30,6 +30,7 @@ from sinergi.extract import (
     output_schema,
 )
 from sinergi.settings import LANDING_BUCKET
+from support import db_reachable
 
 MONTH = "2025-07"
 SQL_DATASETS = [n for n, d in registry.datasets().items() if d.source.kind == "sql"]
@@ -45,17 +46,6 @@ class Backend:
     url: str
 
 
-def _reachable(url: str) -> bool:
-    try:
-        eng = sa.create_engine(url)
-        with eng.connect():
-            pass
-        eng.dispose()
-        return True
-    except Exception:  # noqa: BLE001
-        return False
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
                         pytest.param("mariadb", marks=pytest.mark.mariadb)])
 def backend(request, tmp_path) -> Iterator[Backend]:
@@ -64,7 +54,7 @@ def backend(request, tmp_path) -> Iterator[Backend]:
         yield Backend("sqlite", f"sqlite:///{tmp_path / 'disnaker.sqlite'}")
         return
     admin = PG_ADMIN if request.param == "postgres" else MARIA_ADMIN
-    if not _reachable(admin):
+    if not db_reachable(admin):
         pytest.fail(f"{request.param} not reachable at {admin}: start it (.ci/run does) — the SQL sources are tested on all three databases")
     eng = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
     with eng.connect() as c:
@@ -211,7 +201,7 @@ def test_incremental_landing_and_rerun(backend, tmp_path, weed):
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_timestamptz_month_bounds_in_jakarta(tmp_path):
-    if not _reachable(PG_ADMIN):
+    if not db_reachable(PG_ADMIN):
         pytest.fail("PostgreSQL not reachable on 127.0.0.1:5432: start it (.ci/run does)")
     tag = f"sx_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")

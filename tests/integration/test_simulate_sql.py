@@ -9,26 +9,16 @@ import sqlalchemy as sa
 
 from sinergi import registry
 from sinergi.simulate import read_ledger, simulate
+from support import db_reachable
 
 PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 MARIADB = "mysql+pymysql://root@127.0.0.1:3306/test"
 SQL_DATASETS = [n for n in registry.names() if registry.get(n).source.kind == "sql"]
 
 
-def _reachable(url: str) -> bool:
-    try:
-        eng = sa.create_engine(url)
-        with eng.connect():
-            pass
-        eng.dispose()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "server not here"
-        return False
-
-
 @pytest.fixture
 def pg_url():
-    if not _reachable(PG):
+    if not db_reachable(PG):
         pytest.fail("PostgreSQL not reachable on 127.0.0.1:5432: start it (.ci/run does)")
     schema = f"sim_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG)
@@ -42,7 +32,7 @@ def pg_url():
 
 @pytest.fixture
 def mariadb_url():
-    if not _reachable(MARIADB):
+    if not db_reachable(MARIADB):
         pytest.fail("MariaDB not reachable on 127.0.0.1:3306: start it (.ci/run does)")
     db = f"sim_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(MARIADB)

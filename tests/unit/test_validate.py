@@ -10,7 +10,6 @@ import datetime as dt
 import io
 import json
 import re
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,41 +30,10 @@ from sinergi.validate import (
     validate,
     write_quarantine,
 )
+from support import DirStore
 
 MONTH = "2026-10"
 REFS = {k: ref_ids(k) for k in ("p3mi", "health_facilities", "training_institutions")}
-
-
-class DirStore:
-    """A tiny ObjectStore on a temp dir (the protocol of sinergi.objectstore)."""
-
-    endpoint = "file://"
-
-    def __init__(self, root: Path):
-        self.root = Path(root)
-
-    def _p(self, bucket, key):
-        return self.root / bucket / key
-
-    def ensure_bucket(self, bucket):
-        (self.root / bucket).mkdir(parents=True, exist_ok=True)
-
-    def put_bytes(self, bucket, key, data, *, content_type="application/octet-stream", if_none_match=False,
-                  if_match=None, metadata=None):
-        p = self._p(bucket, key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-        return str(len(data))
-
-    def put_file(self, bucket, key, path, *, content_type="application/octet-stream"):
-        return self.put_bytes(bucket, key, Path(path).read_bytes())
-
-    def get_bytes(self, bucket, key):
-        return self._p(bucket, key).read_bytes()
-
-    def list(self, bucket, prefix=""):
-        base = self.root / bucket
-        return iter(sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file() and str(p.relative_to(base)).startswith(prefix)))
 
 
 def _rules_of(res: ValidationResult, column: str, value) -> list[list[str]]:
