@@ -239,8 +239,8 @@ def seed_references(store, csv: Path, month: str) -> None:
     import pyarrow.csv as pacsv
 
     from sinergi import registry
+    from sinergi.layout import STAGING_BUCKET
     from sinergi.pipeline import _put_json
-    from sinergi.settings import STAGING_BUCKET
 
     ds = registry.get("placements")
     want = {ds.column(col).headers[0]: ref for col, ref in ds.references.items()}

@@ -11,20 +11,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from sinergi.errors import PermanentError, SinergiError, TransientError
 
-class StoreError(RuntimeError):
+
+class StoreError(SinergiError):
     """An object-store operation failed; the message names the endpoint, operation, bucket and key."""
 
 
-class PreconditionFailed(StoreError):
+class StoreUnavailable(StoreError, TransientError):
+    """The store did not answer (connection refused or reset, timeouts, 5xx) after our own retries."""
+
+
+class PreconditionFailed(StoreError, TransientError):
     """A conditional write lost: the object already exists (``if_none_match``) or changed (``if_match``)."""
 
 
-class ObjectNotFound(StoreError):
+class ObjectNotFound(StoreError, PermanentError):
     """The object (or bucket) does not exist."""
 
 
-class AccessDenied(StoreError):
+class AccessDenied(StoreError, PermanentError):
     """The identity is not allowed to do this (the store enforces per-party bucket access)."""
 
 

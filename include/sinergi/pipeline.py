@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sinergi import registry, settings
+from sinergi.layout import QUARANTINE_BUCKET, STAGING_BUCKET
 from sinergi.objectstore import ObjectNotFound, ObjectStore
-from sinergi.settings import QUARANTINE_BUCKET, STAGING_BUCKET
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,14 @@ import boto3
 import botocore.exceptions as bce
 from botocore.config import Config
 
-from sinergi.objectstore import AccessDenied, ObjectInfo, ObjectNotFound, PreconditionFailed, StoreError
+from sinergi.objectstore import (
+    AccessDenied,
+    ObjectInfo,
+    ObjectNotFound,
+    PreconditionFailed,
+    StoreError,
+    StoreUnavailable,
+)
 from sinergi.settings import S3Settings
 
 log = logging.getLogger(__name__)
@@ -80,7 +87,7 @@ class S3ObjectStore:
             except _TRANSIENT_EXC as e:
                 reason = type(e).__name__
             if attempt == self.attempts:
-                raise StoreError(
+                raise StoreUnavailable(
                     f"object store at {self.endpoint} is unavailable: {where} failed after {attempt} attempts ({reason})"
                 )
             log.warning("object store %s: %s failed (%s), retry %d/%d in %.1fs", self.endpoint, where, reason, attempt, self.attempts - 1, delay)

@@ -15,12 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-#: Owner-only zones (pipeline identity only).
-LANDING_BUCKET = "sinergi-landing"
-STAGING_BUCKET = "sinergi-staging"
-QUARANTINE_BUCKET = "sinergi-quarantine"
-OWNER_BUCKETS = (LANDING_BUCKET, STAGING_BUCKET, QUARANTINE_BUCKET)
-
 DEFAULT_S3_PORT = 8333
 S3_CONN_ID = "sinergi_s3"
 

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sinergi import settings
-from sinergi.settings import OWNER_BUCKETS, S3Settings
+from sinergi.layout import OWNER_BUCKETS
+from sinergi.settings import S3Settings
 
 PIPELINE = "pipeline"
 # Components of `weed mini` besides S3; each gets its own loopback port (chosen free at first start

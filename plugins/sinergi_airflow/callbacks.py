@@ -85,7 +85,7 @@ def failure_key(record: dict) -> str:
 
 def write_failure_record(record: dict, store=None) -> str:
     """Store the record in the owner-only quarantine bucket; returns its s3:// URL."""
-    from sinergi.settings import QUARANTINE_BUCKET
+    from sinergi.layout import QUARANTINE_BUCKET
 
     if store is None:
         from sinergi import settings

@@ -13,11 +13,12 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
+from sinergi.layout import OWNER_BUCKETS
 from sinergi.objectstore import AccessDenied
 from sinergi.s3 import S3ObjectStore
-from sinergi.settings import LANDING_BUCKET, QUARANTINE_BUCKET, STAGING_BUCKET, S3Settings
+from sinergi.settings import S3Settings
 
-OWNER = (LANDING_BUCKET, STAGING_BUCKET, QUARANTINE_BUCKET)
+OWNER = OWNER_BUCKETS
 PARTIES = ("kp2mi", "lampung")
 IDENTITIES = ("pipeline", "kp2mi", "lampung", "anonymous", "wrong_secret", "unknown_key")
 OPS = ("read", "list", "write")

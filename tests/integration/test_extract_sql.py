@@ -29,7 +29,7 @@ from sinergi.extract import (
     iter_extract,
     output_schema,
 )
-from sinergi.settings import LANDING_BUCKET
+from sinergi.layout import LANDING_BUCKET
 from support import db_reachable
 
 MONTH = "2025-07"

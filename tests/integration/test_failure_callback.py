@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from sinergi import localairflow
-from sinergi.settings import QUARANTINE_BUCKET
+from sinergi.layout import QUARANTINE_BUCKET
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+from sinergi.layout import LANDING_BUCKET
 from sinergi.publish import publish
 from sinergi.publish.readers import (
     duckdb_connection,
@@ -22,7 +23,7 @@ from sinergi.publish.readers import (
     read_polars,
     read_snippet,
 )
-from sinergi.settings import LANDING_BUCKET, credentials_dir
+from sinergi.settings import credentials_dir
 
 DATASET = "health_checks"
 MONTHS = ("2025-06", "2025-07")

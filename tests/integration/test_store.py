@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from sinergi import settings
+from sinergi import layout, settings
 from sinergi.objectstore import StoreError
 from sinergi.s3 import S3ObjectStore
 from sinergi.store import EmbeddedStore, StoreStartError
@@ -56,7 +56,7 @@ def test_port_in_use_gives_a_clear_error(tmp_path):
 def test_buckets_exist_after_start_and_data_survives_restart(store):
     store.up()
     pipeline = S3ObjectStore(store.credentials("pipeline"))
-    for bucket in [*settings.OWNER_BUCKETS, *PARTIES.values()]:
+    for bucket in [*layout.OWNER_BUCKETS, *PARTIES.values()]:
         pipeline.put_bytes(bucket, "probe.txt", b"x")
     assert store.down() is True
     assert not store.status().running

@@ -18,7 +18,8 @@ from sinergi import registry
 from sinergi.extract import LandingConflictError, SourceConfig, extract
 from sinergi.extract.landing import land
 from sinergi.extract.sources import connection_url
-from sinergi.settings import LANDING_BUCKET, Connection
+from sinergi.layout import LANDING_BUCKET
+from sinergi.settings import Connection
 from support import DirStore
 
 try:  # helpers shared with the file-extraction tests (tests/unit is not a package)

@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sinergi.extract.errors import LandingConflictError
+from sinergi.layout import LANDING_BUCKET
 from sinergi.objectstore import ObjectNotFound, ObjectStore, PreconditionFailed
-from sinergi.settings import LANDING_BUCKET
 
 IN_MEMORY_LIMIT = 64 * 1024 * 1024  # larger files are streamed from disk (put_file)
 _CHUNK = 4 * 1024 * 1024

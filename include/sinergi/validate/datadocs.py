@@ -11,7 +11,7 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
-from sinergi.settings import QUARANTINE_BUCKET
+from sinergi.layout import QUARANTINE_BUCKET
 
 SITE = "sinergi_local"
 

@@ -13,7 +13,7 @@ import json
 
 import pyarrow.parquet as pq
 
-from sinergi.settings import QUARANTINE_BUCKET
+from sinergi.layout import QUARANTINE_BUCKET
 
 
 def quarantine_key(dataset: str, month: str, run_id: str) -> str:
