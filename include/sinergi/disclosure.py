@@ -28,33 +28,30 @@ Leak guard (``leak_guard``)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-SUPPRESSION_REASON = "k_anonymity"
+from sinergi.errors import PermanentError
+from sinergi.safeguards import DROPPED_VALUES, PATTERNS, REGION_COLUMNS, Step, default_steps, parse_step
 
-_B = r"(?:^|[^0-9A-Za-z])"  # RE2 (Arrow) has no look-around: match the boundary character instead
-_E = r"(?:$|[^0-9A-Za-z])"
-PATTERNS: dict[str, str] = {
-    "nik": _B + r"[0-9]{16}" + _E,
-    "phone": _B + r"(?:\+62|62|0)8(?:[ .-]?[0-9]){8,11}" + _E,
-    "phone_intl": r"(?:^|[^0-9A-Za-z+])\+[1-9](?:[ .-]?[0-9]){7,14}" + _E,
-    # Not after '-', '_', '.' or '/': record ids such as "PN-2507-H0000123" are not passports. A raw
-    # passport number in its own column is caught by the exact match against dropped values.
-    "passport": r"(?:^|[^0-9A-Za-z_./-])[A-Z]{1,2}[0-9]{6,8}" + _E,
-    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
-}
+# The step grammar and the patterns are defined (pure Python) in sinergi.safeguards, where the policy
+# model checks names against them; they are re-exported here with the engines that apply them.
+__all__ = [
+    "MIN_FORBIDDEN_LEN", "PATTERNS", "PROBE_BATCH", "REGION_COLUMNS", "SUPPRESSION_REASON", "LeakError", "Step",
+    "class_ids", "class_sizes", "default_steps", "k_anonymise", "leak_guard", "parse_step", "widen_band",
+]
+
+SUPPRESSION_REASON = "k_anonymity"
 MIN_FORBIDDEN_LEN = 4
 #: Dropped-identifier values probed against the release per ``is_in`` call (bounded memory, few hash-set builds).
 PROBE_BATCH = 1_000_000
 
 
-class LeakError(RuntimeError):
-    """A value in an outgoing column looks like a raw identifier (message names column + pattern only)."""
+class LeakError(PermanentError):
+    """A value in an outgoing column looks like a raw identifier (message names column + pattern only).
+    Permanent: the same input and policy leak again; fix the policy (or the source) first."""
 
     def __init__(self, column: str, pattern: str, rows: int):
         self.column, self.pattern, self.rows = column, pattern, rows
@@ -145,7 +142,7 @@ def leak_guard(
                     n = pc.sum(pc.cast(pc.match_substring_regex(col, rx), pa.int64())).as_py() or 0
                     if n:
                         raise LeakError(name, pname, n)
-        if dropped and "dropped_values" not in allow.get(name, ()):
+        if dropped and DROPPED_VALUES not in allow.get(name, ()):
             candidates.append((name, _canon_long(distinct)))
     value_sets = []
     outgoing = pc.unique(pa.concat_arrays([c for _, c in candidates])) if candidates else None
@@ -178,48 +175,6 @@ def leak_guard(
 
 
 # --- k-anonymity -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One further-generalisation step: widen an age-band column, or drop (null) one or more columns
-    together (``kabkota_code+kabkota_bps_code:drop`` — two codes of the same region go as one)."""
-
-    columns: tuple[str, ...]
-    action: str  # widen | drop
-    width: int | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{'+'.join(self.columns)}:{self.width if self.action == 'widen' else 'drop'}"
-
-
-def parse_step(text: str) -> Step:
-    m = re.fullmatch(r"([a-z][a-z0-9_]*(?:\+[a-z][a-z0-9_]*)*):(drop|[1-9][0-9]*)", text.strip())
-    if not m:
-        raise ValueError(f"bad generalisation step {text!r} (expected '<column>[+<column>]:drop' or '<band column>:<years>')")
-    cols, what = tuple(m.group(1).split("+")), m.group(2)
-    if what == "drop":
-        return Step(cols, "drop")
-    if len(cols) != 1:
-        raise ValueError(f"bad generalisation step {text!r}: widen one band column at a time")
-    return Step(cols, "widen", int(what))
-
-
-REGION_COLUMNS = ("kabkota_code", "kabkota_bps_code")
-
-
-def default_steps(quasi_identifiers: Iterable[str], bands: Mapping[str, int] | None = None) -> list[Step]:
-    """Least information lost first: age bands x2; kecamatan dropped (kab/kota stays); age bands x4;
-    education dropped; kab/kota dropped (province stays). Only rows in small classes are touched."""
-    qis, bands = list(quasi_identifiers), dict(bands or {})
-    steps = [Step((c,), "widen", w * 2) for c, w in bands.items() if c in qis]
-    steps += [Step(("kecamatan_code",), "drop")] if "kecamatan_code" in qis else []
-    steps += [Step((c,), "widen", w * 4) for c, w in bands.items() if c in qis]
-    steps += [Step(("education",), "drop")] if "education" in qis else []
-    region = tuple(c for c in REGION_COLUMNS if c in qis)
-    steps += [Step(region, "drop")] if region else []
-    return steps
 
 
 def class_ids(table: pa.Table, columns: list[str]) -> pa.Array:

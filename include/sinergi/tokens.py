@@ -35,12 +35,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sinergi.safeguards import NORMALISERS  # the names the policy may use; implemented here
+
 TOKEN_PREFIX = "t_"
 TOKEN_HEX_CHARS = 32  # 128 bits
 TOKEN_PATTERN = r"^t_[a-p]{32}$"
 _LETTER_HEX = "abcdefghijklmnop"  # hex digit d is spelled _LETTER_HEX[d]
 HKDF_SALT = b"sinergi/hkdf/v1"
-NORMALISERS = ("nik", "passport", "phone", "email", "text")
 _DUCKDB_MIN_UNIQUE = 2048  # below this the DuckDB connection set-up costs more than it saves
 
 
