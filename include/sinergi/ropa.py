@@ -3,9 +3,10 @@
 ``render(policy, party) -> (markdown, html)``: one readable document per receiving party listing
 every dataset it receives — purpose, MoU article and work-plan rows, row filter, counting basis,
 each shared column with its transform, the columns withheld, k-anonymity settings, token keys (key
-version, never a key) and the retention note. Because it is rendered from the same ``Policy``
-object that ``share()`` applies, it cannot drift from what is actually published; the publisher
-writes it next to the data in the party's bucket.
+version, never a key) and the retention note. It prints the release plan
+(``sinergi.policy.plan.release_plan``) that ``share()`` applies — the same output columns,
+quasi-identifiers, k and generalisation steps, computed by the same code — so it cannot drift from
+what is actually published; the publisher writes it next to the data in the party's bucket.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import html
 from dataclasses import dataclass
 
 from sinergi import registry
-from sinergi.disclosure import default_steps, parse_step
-from sinergi.policy import Policy, output_columns
+from sinergi.policy import Policy, release_plan
 
 TRANSFORM_TEXT = {
     "drop": "not shared (dropped)",
@@ -51,8 +51,8 @@ def _context(policy: Policy, party_name: str) -> dict:
     datasets = []
     for dname, entry in party.datasets.items():
         ds = registry.get(dname)
-        outs = output_columns(dname, entry)
-        by_source = {o.source: o for o in outs}
+        plan = release_plan(policy, dname, party_name)
+        by_source = {o.source: o for o in plan.columns}
         rows = []
         for col in ds.columns:
             spec = entry.columns.get(col.name)
@@ -62,20 +62,13 @@ def _context(policy: Policy, party_name: str) -> dict:
             label = o.transform if o else spec.describe()
             rows.append(_Row(o.name if o else "-", col.name, col.role, f"{label}: {_transform_text(spec)}",
                              o.en if o else col.en))
-        withheld = [c.name for c in ds.columns if c.name not in entry.columns]
-        qis = entry.quasi_identifiers if entry.quasi_identifiers is not None else [
-            o.name for o in outs if o.role == "quasi_identifier" and o.spec.transform in ("keep", "generalise")]
-        bands = {o.name: o.spec.band_width for o in outs if o.spec.transform == "generalise" and o.spec.to == "age_band"}
-        steps = [parse_step(s).label for s in entry.k_steps] if entry.k_steps is not None else [
-            s.label for s in default_steps(qis, bands)]
-        tokens = sorted({o.field for o in outs if o.field})
         datasets.append({
             "name": dname, "en": ds.en, "id": ds.id, "scope": ds.scope, "counting_basis": ds.counting_basis,
             "purpose": " ".join(entry.purpose.split()), "mou_article": entry.mou_article,
             "workplan": ", ".join(entry.workplan) or "-",
             "row_filter": entry.row_filter.describe() if entry.row_filter else "all rows",
-            "rows": rows, "withheld": withheld, "qis": qis, "k": policy.k_for(dname, party_name),
-            "steps": steps, "tokens": tokens, "notes": " ".join((entry.notes or "").split()),
+            "rows": rows, "withheld": plan.columns_not_shared, "qis": list(plan.quasi_identifiers), "k": plan.k,
+            "steps": plan.step_labels, "tokens": plan.token_fields, "notes": " ".join((entry.notes or "").split()),
             "specific": entry.specific_data,
         })
     return {

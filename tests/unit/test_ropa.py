@@ -85,3 +85,56 @@ def test_render_follows_policy_changes(policy):
     md, _ = ropa.render(changed, "lampung")
     assert "k = 11 over" in md and "A brand new purpose for the placement data." in md
     assert "k = 11 over" not in ropa.render(policy, "lampung")[0]
+
+
+def test_ropa_prints_the_release_plan_share_applies(tmp_path):
+    """The record of processing once recomputed the quasi-identifiers and k-steps (a copy that could
+    drift): a policy that overrides both shows exactly what the plan and share() use."""
+    from test_policy_fixtures import canonical_table, people
+
+    from sinergi.policy import release_plan, share
+    from sinergi.tokens import Keyring
+
+    data = yaml.load(default_policy_path().read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    entry = data["parties"]["lampung"]["datasets"]["placements"]
+    entry["quasi_identifiers"] = ["sex", "age_band", "kabkota_code"]
+    entry["k_steps"] = ["age_band:20", "kabkota_code:drop"]
+    entry["k"] = 7
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False), encoding="utf-8")
+    pol = load_policy(path)
+
+    plan = release_plan(pol, "placements", "lampung")
+    assert plan.quasi_identifiers == ("sex", "age_band", "kabkota_code") and plan.k == 7
+    assert plan.step_labels == ["age_band:20", "kabkota_code:drop"]
+    md, html = ropa.render(pol, "lampung")
+    section = md.split("### `placements`")[1].split("\n### ")[0]
+    assert ("k = 7 over sex, age_band, kabkota_code; further generalisation of rows in smaller classes: "
+            "age_band:20, kabkota_code:drop (") in section
+    assert "k = 7 over sex, age_band, kabkota_code; further generalisation of rows in smaller classes: " \
+           "age_band:20, kabkota_code:drop (" in html
+
+    # share(): 30 distinct people, k = 7 — every step runs, in the plan's order, over the plan's QIs
+    t = canonical_table("placements", 30, people=people(30, seed=4))
+    _, rep = share(t, "placements", "lampung", pol, Keyring.from_master(b"unit-test master secret, 32 bytes"))
+    k = rep["k_anonymity"]
+    assert k["quasi_identifiers"] == list(plan.quasi_identifiers) and k["k_requested"] == plan.k
+    assert [s["step"] for s in k["steps"]] == plan.step_labels
+
+
+def test_ropa_matches_the_plan_of_every_release(policy):
+    """For every party × dataset of the real policy, the k-anonymity line is the release plan's."""
+    from sinergi.policy import release_plan
+
+    for party, p in policy.parties.items():
+        md, _ = ropa.render(policy, party)
+        for name in p.datasets:
+            plan = release_plan(policy, name, party)
+            section = md.split(f"### `{name}`")[1].split("\n### ")[0]
+            if plan.quasi_identifiers:
+                expected = (f"k = {plan.k} over {', '.join(plan.quasi_identifiers)}; further generalisation of rows "
+                            f"in smaller classes: {', '.join(plan.step_labels)} (")
+            else:
+                expected = f"k = {plan.k} over no quasi-identifiers (not applicable)"
+            assert expected in section, (party, name)
+            assert f"**Token keys:** {', '.join(plan.token_fields) or 'none'}" in section, (party, name)
