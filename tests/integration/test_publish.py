@@ -176,6 +176,28 @@ def test_publish_layout_manifest_pointer(weed, bucket):
     assert rowset(got) == rowset(t) and got.num_rows == 300
 
 
+def test_manifest_key_uses_the_one_run_id_rule(weed, bucket):
+    """Manifest keys once carried the raw run id while staging and quarantine sanitised it: the same
+    run is now filed under one key segment everywhere (sinergi.layout.run_segment)."""
+    from sinergi import layout
+
+    store = weed.pipeline
+    run_id = "scheduled__2025-08-01T03:00:00+07:00"
+    res = publish(store, bucket=bucket, dataset="trainings", month="2025-07", run_id=run_id,
+                  table=make_table(12, seed=30), schema=SCHEMA)
+    segment = layout.run_segment(run_id)
+    assert segment == "scheduled__2025-08-01T03_00_00_07_00"
+    assert res["manifest_key"] == f"_manifests/trainings/2025-07/g000001-{segment}.json"
+    assert res["manifest_key"] == layout.manifest_key("trainings", "2025-07", 1, run_id)
+    assert layout.staging_key("trainings", "2025-07", run_id, "valid.parquet").split("/")[2] == segment
+    assert layout.quarantine_key("trainings", "2025-07", run_id).split("/")[2] == segment
+    # the run id itself is recorded verbatim (manifest, pointer, object metadata)
+    assert json.loads(store.get_bytes(bucket, res["manifest_key"]))["run_id"] == run_id
+    assert read_pointer(store, bucket, "trainings", "2025-07")["run_id"] == run_id
+    assert store.metadata(bucket, res["object_key"])["sinergi-run-id"] == run_id
+    assert verify_month(store, bucket, "trainings", "2025-07")["manifest_key"] == res["manifest_key"]
+
+
 def test_rerun_same_month_same_bytes_and_replaces(weed, bucket):
     store = weed.pipeline
     t = make_table(200, seed=20, month="2024-02")

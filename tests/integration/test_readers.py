@@ -11,12 +11,11 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from sinergi.layout import LANDING_BUCKET
+from sinergi.layout import LANDING_BUCKET, data_glob
 from sinergi.publish import publish
 from sinergi.publish.readers import (
     duckdb_connection,
     duckdb_source,
-    glob,
     httpfs_extension_path,
     read_duckdb,
     read_pandas,
@@ -78,10 +77,10 @@ def test_duckdb(published, party):
     p = published[party]
     con = duckdb_connection(p["creds"])
     try:
-        rel = con.sql(f"SELECT * FROM read_parquet('{glob(p['bucket'], DATASET)}', hive_partitioning = true)")
+        rel = con.sql(f"SELECT * FROM read_parquet('{data_glob(p['bucket'], DATASET)}', hive_partitioning = true)")
         types = dict(zip(rel.columns, [str(t) for t in rel.types], strict=True))
         assert types["check_date"] == "DATE" and types["kabkota_code"] == "VARCHAR" and types["visits"] == "BIGINT"
-        tokens = sorted(r[0] for r in con.sql(f"SELECT check_token FROM read_parquet('{glob(p['bucket'], DATASET)}')").fetchall())
+        tokens = sorted(r[0] for r in con.sql(f"SELECT check_token FROM read_parquet('{data_glob(p['bucket'], DATASET)}')").fetchall())
         assert tokens == p["tokens"]
         by_month = con.sql(
             f"SELECT month, count(*) FROM {duckdb_source(p['bucket'], DATASET)} WHERE year = 2025 GROUP BY month ORDER BY month"

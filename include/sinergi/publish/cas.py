@@ -8,11 +8,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sinergi.errors import TransientError
 from sinergi.objectstore import ObjectNotFound, ObjectStore, PreconditionFailed
 
 
-class UpdateConflict(RuntimeError):
-    """A compare-and-swap update kept losing to concurrent writers."""
+class UpdateConflict(TransientError):
+    """A compare-and-swap update kept losing to concurrent writers (retrying later wins once they are done)."""
 
 
 def dumps(doc: Any) -> bytes:

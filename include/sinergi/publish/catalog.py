@@ -19,15 +19,26 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from sinergi.layout import (
+    CATALOG_KEY,
+    DATAPACKAGE_KEY,
+    DICTIONARY_HTML_KEY,
+    DICTIONARY_MD_KEY,
+    data_glob,
+    pointer_key,
+)
+from sinergi.months import MonthError
 from sinergi.objectstore import ObjectStore
 from sinergi.publish import cas
-from sinergi.publish.protocol import pointer_key
 from sinergi.publish.writer import schema_fields
+from sinergi.timing import stage
 
-CATALOG_KEY = "_catalog/catalog.json"
-DATAPACKAGE_KEY = "_catalog/datapackage.json"
-DICTIONARY_MD_KEY = "_catalog/data_dictionary.md"
-DICTIONARY_HTML_KEY = "_catalog/data_dictionary.html"
+# The catalog keys live in sinergi.layout; re-exported here for the catalog's readers.
+__all__ = [
+    "CATALOG_KEY", "DATAPACKAGE_KEY", "DICTIONARY_HTML_KEY", "DICTIONARY_MD_KEY", "build_datapackage",
+    "dictionary_fields", "read_catalog", "rebuild_catalog", "render_html", "render_markdown",
+    "update_catalog", "write_data_dictionary",
+]
 CATALOG_VERSION = 1
 
 _ENTRY_KEYS = ("rows", "run_id", "generation", "sha256", "size", "object_key", "manifest_key", "committed_at", "schema_version")
@@ -65,10 +76,6 @@ def _dataset_info(dataset: str) -> dict[str, str]:
         return {}
 
 
-def read_path(bucket: str, dataset: str) -> str:
-    return f"s3://{bucket}/{dataset}/**/*.parquet"
-
-
 # -- catalog ----------------------------------------------------------------------------------------
 def _flatten(args: tuple) -> tuple[list[dict], list[str]]:
     entries, labels = [], []
@@ -100,6 +107,12 @@ def update_catalog(
     ``schemas`` (dataset → shared schema) refreshes the schema shown for a dataset; without it the
     catalog keeps the schema it has (or reads it from the entry's manifest on first sight).
     """
+    with stage("catalog"):
+        return _update_catalog(store, bucket, party, results, schemas)
+
+
+def _update_catalog(store: ObjectStore, bucket: str, party: str, results: tuple,
+                    schemas: Mapping[str, pa.Schema] | None) -> dict:
     entries, labels = _flatten(results)
     named = {e["dataset"] for e in entries} | {e["month"] for e in entries}
     if any(label not in named for label in labels):
@@ -134,7 +147,7 @@ def update_catalog(
                 continue  # a newer generation is already recorded: never go backwards
             d["months"][month] = {k: e[k] for k in _ENTRY_KEYS if k in e}
             d["months"] = dict(sorted(d["months"].items()))
-            d["read_path"] = read_path(bucket, ds)
+            d["read_path"] = data_glob(bucket, ds)
             d["total_rows"] = sum(int(m.get("rows", 0)) for m in d["months"].values())
             d["last_update"] = max(filter(None, (m.get("committed_at") for m in d["months"].values())), default=None)
             d["latest_month"] = max(d["months"])
@@ -152,12 +165,19 @@ def read_catalog(store: ObjectStore, bucket: str) -> dict | None:
     return cas.read_json(store, bucket, CATALOG_KEY)[0]
 
 
+def _is_pointer(key: str, dataset: str, month: str) -> bool:
+    try:
+        return key == pointer_key(dataset, month)
+    except MonthError:  # not a month folder: not a publication record
+        return False
+
+
 def rebuild_catalog(store: ObjectStore, bucket: str, party: str) -> dict:
     """Re-derive every catalog entry from the committed month pointers (repair / audit)."""
     entries = []
     for info in store.list(bucket, "_manifests/"):
         parts = info.key.split("/")
-        if len(parts) == 4 and parts[3] == "_current.json" and info.key == pointer_key(parts[1], parts[2]):
+        if len(parts) == 4 and parts[3] == "_current.json" and _is_pointer(info.key, parts[1], parts[2]):
             entries.append({**json.loads(store.get_bytes(bucket, info.key)), "bucket": bucket})
     return update_catalog(store, bucket, party, entries)
 
@@ -240,7 +260,7 @@ def build_datapackage(bucket: str, party: str, schemas: Mapping[str, pa.Schema],
             "description": info.get("description", ""),
             "description_id": info.get("description_id", ""),
             "sinergi": {
-                "read_path": read_path(bucket, ds),
+                "read_path": data_glob(bucket, ds),
                 "partitioning": "hive: year=YYYY/month=MM",
                 "rows_per_month": {m: int(v.get("rows", 0)) for m, v in months.items()},
                 "counting_basis": info.get("counting_basis"),

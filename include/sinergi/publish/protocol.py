@@ -5,7 +5,8 @@ Layout in ``s3://<party-bucket>/``::
     <dataset>/year=YYYY/month=MM/part-0.parquet           the data: exactly ONE object per month
     _manifests/<dataset>/<YYYY-MM>/_current.json           month pointer: committed generation → manifest
     _manifests/<dataset>/<YYYY-MM>/_claims/gNNNNNN.json     claim of generation N (one run may hold it)
-    _manifests/<dataset>/<YYYY-MM>/gNNNNNN-<run_id>.json    run manifest of generation N
+    _manifests/<dataset>/<YYYY-MM>/gNNNNNN-<run>.json       run manifest of generation N (<run>: the run id
+                                                            made key-safe by ``sinergi.layout.run_segment``)
     _manifests/<dataset>/_latest.json                       newest committed month of the dataset
     _catalog/catalog.json, _catalog/datapackage.json, _catalog/data_dictionary.{md,html}
 
@@ -49,6 +50,8 @@ claim from another host is stale only after its lease expires (a month publishes
 that outlives its lease and loses its claim notices at the fence (step 5) and stops without writing
 data. A claim is never taken over once the pointer shows its generation committed.
 
+Every key above is spelled in ``sinergi.layout`` (the one home of the bucket layout).
+
 Fault injection (tests, drills): ``SINERGI_PUBLISH_FAULT=<step>`` makes the process ``os._exit(86)``
 at that step; ``SINERGI_PUBLISH_PAUSE=<step>`` with ``SINERGI_PUBLISH_PAUSE_FILE=<path>`` writes the
 file and sleeps there (to be killed). Steps: see ``STEPS``.
@@ -73,14 +76,24 @@ from typing import Any, TypedDict
 import pyarrow as pa
 
 import sinergi
+from sinergi.errors import PermanentError, TransientError
+from sinergi.layout import PART_NAME, claim_key, data_key, latest_key, manifest_key, pointer_key
+from sinergi.months import Month
 from sinergi.objectstore import ObjectNotFound, ObjectStore, PreconditionFailed
 from sinergi.publish import cas
 from sinergi.publish.writer import ROW_GROUP_SIZE, EncodedPart, encode, schema_fields
+from sinergi.timing import stage
+
+# The keys are re-exported from here for the publisher's callers (``from sinergi.publish import data_key``).
+__all__ = [
+    "PART_NAME", "STEPS", "ConcurrentPublishError", "InconsistentPublication", "PublishResult", "claim_is_stale",
+    "claim_key", "code_version", "data_key", "latest_key", "manifest_key", "pointer_key", "publish", "read_latest",
+    "read_pointer", "verify_month",
+]
 
 log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
-PART_NAME = "part-0.parquet"
 DEFAULT_CLAIM_LEASE = 30 * 60.0
 FAULT_EXIT_CODE = 86
 STEPS = ("encoded", "pointer_read", "claimed", "manifest_written", "fenced", "data_written", "committed", "latest_updated")
@@ -88,19 +101,20 @@ RESERVED_MANIFEST_KEYS = frozenset(
     {"manifest_version", "run_id", "bucket", "dataset", "month", "generation", "previous", "created_at",
      "code_version", "schema_version", "schema", "outputs", "rows_published", "sort_keys", "claim"}
 )
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+=-]{0,199}$")
 _DATASET = re.compile(r"^[a-z][a-z0-9_]*$")
 #: Claim tokens held by publishes running in this process (threads).
 _ACTIVE_TOKENS: set[str] = set()
 
 
-class ConcurrentPublishError(RuntimeError):
-    """Another run holds (or just committed) this dataset-month; nothing was written by this run."""
+class ConcurrentPublishError(TransientError):
+    """Another run holds (or just committed) this dataset-month; nothing was written by this run.
+    Transient: once the other run has finished, a retry publishes as the next generation."""
 
 
-class InconsistentPublication(RuntimeError):
-    """The published object does not match the manifest that claims to describe it."""
+class InconsistentPublication(PermanentError):
+    """The published object does not match the manifest that claims to describe it (an operator must
+    look: re-running does not repair a publication record)."""
 
 
 class PublishResult(TypedDict):
@@ -118,32 +132,6 @@ class PublishResult(TypedDict):
     generation: int
     schema_version: str
     committed_at: str
-
-
-# -- keys -------------------------------------------------------------------------------------------
-def data_key(dataset: str, month: str) -> str:
-    year, mm = month.split("-")
-    return f"{dataset}/year={year}/month={mm}/{PART_NAME}"
-
-
-def month_prefix(dataset: str, month: str) -> str:
-    return f"_manifests/{dataset}/{month}/"
-
-
-def pointer_key(dataset: str, month: str) -> str:
-    return f"{month_prefix(dataset, month)}_current.json"
-
-
-def claim_key(dataset: str, month: str, generation: int) -> str:
-    return f"{month_prefix(dataset, month)}_claims/g{generation:06d}.json"
-
-
-def manifest_key(dataset: str, month: str, generation: int, run_id: str) -> str:
-    return f"{month_prefix(dataset, month)}g{generation:06d}-{run_id}.json"
-
-
-def latest_key(dataset: str) -> str:
-    return f"_manifests/{dataset}/_latest.json"
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -226,9 +214,7 @@ def claim_is_stale(claim: dict, *, now: float | None = None) -> bool:
     return now > float(claim.get("expires_at_epoch", 0))
 
 
-def _validate(bucket: str, dataset: str, month: str, run_id: str) -> None:
-    if not _MONTH.match(month):
-        raise ValueError(f"month must be YYYY-MM, got {month!r}")
+def _validate(bucket: str, dataset: str, run_id: str) -> None:
     if not _RUN_ID.match(run_id):
         raise ValueError(f"run_id {run_id!r}: use letters, digits and . _ : + = - (no '/', not starting with '_')")
     if not _DATASET.match(dataset):
@@ -250,7 +236,7 @@ def publish(
     *,
     bucket: str,
     dataset: str,
-    month: str,
+    month: Month | str,
     run_id: str,
     table: pa.Table,
     schema: pa.Schema | None = None,
@@ -269,9 +255,12 @@ def publish(
     key_versions, …), stored verbatim. Raises ``ConcurrentPublishError`` if another run holds or
     wins this dataset-month; ``StoreError`` (naming endpoint and operation) if the store fails.
     """
-    _validate(bucket, dataset, month, run_id)
+    month = str(Month.of(month))  # strict YYYY-MM (MonthError names what was given)
+    _validate(bucket, dataset, run_id)
     extra = _json_roundtrip(manifest_extra or {})
-    part = encode(table, dataset=dataset, month=month, schema=schema, sort_by=sort_by, row_group_size=row_group_size)
+    with stage("encode Parquet"):
+        part = encode(table, dataset=dataset, month=month, schema=schema, sort_by=sort_by,
+                      row_group_size=row_group_size)
     _checkpoint("encoded", on_step)
 
     ptr_key = pointer_key(dataset, month)
@@ -502,7 +491,7 @@ def _advance_latest(store: ObjectStore, bucket: str, dataset: str, pointer: dict
 
 
 # -- reading the record -----------------------------------------------------------------------------
-def read_pointer(store: ObjectStore, bucket: str, dataset: str, month: str) -> dict | None:
+def read_pointer(store: ObjectStore, bucket: str, dataset: str, month: Month | str) -> dict | None:
     return cas.read_json(store, bucket, pointer_key(dataset, month))[0]
 
 
@@ -510,7 +499,7 @@ def read_latest(store: ObjectStore, bucket: str, dataset: str) -> dict | None:
     return cas.read_json(store, bucket, latest_key(dataset))[0]
 
 
-def verify_month(store: ObjectStore, bucket: str, dataset: str, month: str) -> dict:
+def verify_month(store: ObjectStore, bucket: str, dataset: str, month: Month | str) -> dict:
     """Check the published object of a month against its manifest (reads the object).
 
     Returns ``{"state": "absent"|"committed"|"uncommitted", "sha256", "rows", "run_id",

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sinergi.layout import data_glob
 from sinergi.settings import S3Settings, read_env_file
 
 ENGINES = ("duckdb", "pandas", "polars")
@@ -27,15 +28,11 @@ def load_credentials(path: str | os.PathLike) -> S3Settings:
     return S3Settings(env["AWS_ENDPOINT_URL"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_REGION") or "us-east-1")
 
 
-def glob(bucket: str, dataset: str) -> str:
-    return f"s3://{bucket}/{dataset}/**/*.parquet"
-
-
 def duckdb_source(bucket: str, dataset: str) -> str:
     """The DuckDB table function for a dataset. ``hive_types`` makes year/month integers, as in
     pyarrow and polars (DuckDB would otherwise keep the zero-padded ``month=07`` as text);
     ``union_by_name`` keeps months readable together if the shared schema gains a column."""
-    return (f"read_parquet('{_sql(glob(bucket, dataset))}', hive_partitioning = true, "
+    return (f"read_parquet('{_sql(data_glob(bucket, dataset))}', hive_partitioning = true, "
             "hive_types = {'year': INTEGER, 'month': INTEGER}, union_by_name = true)")
 
 
@@ -140,7 +137,7 @@ def read_polars(credentials_env_path: str | os.PathLike, bucket: str, dataset: s
     import polars as pl
 
     return pl.read_parquet(
-        glob(bucket, dataset), storage_options=polars_storage_options(credentials_env_path), hive_partitioning=True
+        data_glob(bucket, dataset), storage_options=polars_storage_options(credentials_env_path), hive_partitioning=True
     )
 
 
@@ -194,6 +191,6 @@ def read_snippet(
     path = credentials_path or f"{party}.env"
     header = f"# {dataset} from s3://{bucket} with the '{party}' read-only key ({engine})\n"
     return header + _SNIPPETS[engine].format(
-        creds=_CREDS.format(path=str(path)), glob=glob(bucket, dataset), bucket=bucket, dataset=dataset,
+        creds=_CREDS.format(path=str(path)), glob=data_glob(bucket, dataset), bucket=bucket, dataset=dataset,
         duckdb_source=duckdb_source(bucket, dataset),
     )

@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from sinergi.errors import PermanentError
+
 #: Rows per row group. Monthly party extracts are 10^3–10^6 rows; 128 Ki rows keeps groups large
 #: enough for zstd and small enough for min/max pruning on the sort keys.
 ROW_GROUP_SIZE = 128 * 1024
@@ -27,7 +29,7 @@ PARTITION_COLUMNS = ("year", "month")
 DEFAULT_SORT_KEYS = ("kabkota_code",)
 
 
-class SchemaMismatch(ValueError):
+class SchemaMismatch(PermanentError, ValueError):
     """The table cannot be conformed to the publication schema (missing column, uncastable type)."""
 
 
