@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sinergi.indicators.run import local_report_path, plan_runs, report_key
+from sinergi.indicators.run import plan_runs
+from sinergi.layout import local_report_path, report_key
 
 PARTIES = ["kp2mi", "lampung"]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,6 +37,7 @@ from sinergi.indicators.definitions import (
     needed_datasets,
 )
 from sinergi.indicators.suppress import check_release, is_small, lone_suppressed_groups, suppress_cells
+from sinergi.months import Month
 
 UNKNOWN = "(tidak diketahui)"
 TOTAL = "total"
@@ -78,27 +79,11 @@ INDICATORS_SCHEMA = pa.schema(
 )
 
 
-# -- months ---------------------------------------------------------------------------------------
-def month_add(month: str, n: int) -> str:
-    y, m = map(int, month.split("-"))
-    k = y * 12 + (m - 1) + n
-    return f"{k // 12:04d}-{k % 12 + 1:02d}"
-
-
-def month_end(month: str) -> date:
-    return date.fromisoformat(month_add(month, 1) + "-01") - timedelta(days=1)
-
-
-def periods(month: str) -> dict[str, tuple[str, str]]:
-    return {"month": (month, month), "ytd": (month[:4] + "-01", month), "year": (month_add(month, -11), month)}
-
-
-def months_between(start: str, end: str) -> list[str]:
-    out, m = [], start
-    while m <= end:
-        out.append(m)
-        m = month_add(m, 1)
-    return out
+# -- periods --------------------------------------------------------------------------------------
+def periods(month: Month | str) -> dict[str, tuple[str, str]]:
+    """First and last month (``YYYY-MM``) of each period of reporting month M."""
+    m = Month.of(month)
+    return {"month": (str(m), str(m)), "ytd": (str(Month(m.year, 1)), str(m)), "year": (str(m - 11), str(m))}
 
 
 # -- period tables ---------------------------------------------------------------------------------
@@ -188,17 +173,18 @@ def count_cells(t: pa.Table, ind: Indicator, lampung_codes: list[str]) -> dict:
 
 
 def _filter(t: pa.Table, ind: Indicator, start: str, end: str) -> pa.Table:
+    """The rows an indicator counts: its ``where``, ``date_in_period`` and ``valid_at_period_end``
+    filters (config/indicators.yaml); a null never matches, except an empty validity end (no expiry)."""
     for col, allowed in ind.where.items():
         t = t.filter(pc.fill_null(pc.is_in(t.column(col), pa.array(list(allowed), pa.string())), False))
-    if ind.id == "complaints_resolved":
-        lo, hi = date.fromisoformat(start + "-01"), month_end(end)
-        rd = t.column("resolved_date")
-        mask = pc.and_(pc.equal(t.column("workflow_status"), "Selesai"),
-                       pc.and_(pc.greater_equal(rd, pa.scalar(lo, pa.date32())), pc.less_equal(rd, pa.scalar(hi, pa.date32()))))
-        t = t.filter(pc.fill_null(mask, False))
-    if ind.id == "health_facilities_licensed":
-        vu = t.column("license_valid_until")
-        t = t.filter(pc.fill_null(pc.or_kleene(pc.is_null(vu), pc.greater_equal(vu, pa.scalar(month_end(end), pa.date32()))), False))
+    last_day = pa.scalar(Month.of(end).last_day, pa.date32())
+    if ind.date_in_period:
+        d = t.column(ind.date_in_period)
+        first_day = pa.scalar(Month.of(start).first_day, pa.date32())
+        t = t.filter(pc.fill_null(pc.and_(pc.greater_equal(d, first_day), pc.less_equal(d, last_day)), False))
+    if ind.valid_at_period_end:
+        vu = t.column(ind.valid_at_period_end)
+        t = t.filter(pc.fill_null(pc.or_kleene(pc.is_null(vu), pc.greater_equal(vu, last_day)), False))
     return t
 
 
@@ -282,7 +268,7 @@ def cohort_cells(trainings: pa.Table, placements: pa.Table | None, end: str, lam
     """(trained_cohort, trained_placed_6m) count cells: per token the first training end_date in the
     period; placed if a placement of the same token departs 0..PLACED_WITHIN_DAYS days later."""
     first: dict[str, tuple] = {}
-    last_day = month_end(end)
+    last_day = Month.of(end).last_day
     for tok, ed, kab, prov in zip(*(trainings.column(c).to_pylist() for c in ("nik_token", "end_date", "_kab", "_prov")), strict=True):
         if tok is None or ed is None or ed > last_day:
             continue
@@ -329,13 +315,14 @@ def available(tables: Mapping[str, Mapping[str, pa.Table]], ind: Indicator) -> b
 
 def compute_indicators(
     tables: Mapping[str, Mapping[str, pa.Table]],
-    month: str,
+    month: Month | str,
     *,
     threshold: int = DEFAULT_THRESHOLD,
     period_names: tuple[str, ...] = ("month", "ytd", "year"),
 ) -> pa.Table:
     """The indicators release for ``month`` from one party's published tables (see module doc).
     Indicators whose source dataset is absent are omitted (``missing_indicators`` lists them)."""
+    month = str(Month.of(month))
     lampung_codes = [r.kemendagri_code for r in regions.lampung()]
     rows: list[dict] = []
     all_placements: dict[str, pa.Table] = {}

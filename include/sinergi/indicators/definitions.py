@@ -1,30 +1,42 @@
-"""The MoU indicator definitions: one table, the single place that says what each indicator counts.
+"""The MoU indicator definitions, loaded from ``config/indicators.yaml`` into plain dataclasses.
 
-Every indicator names the annex work-plan row (Lampiran Rencana Kerja) it serves, cited exactly as
-the row is numbered in the MoU annex ("1e", "2.1", "3.2", "4d", "5.2d", "5.3b", ...), the published
-(pseudonymised) dataset it is computed from, and its formula in words. Computation is in
-``sinergi.indicators.compute``; disclosure control in ``sinergi.indicators.suppress``.
-
-Kinds
-  count   rows (``records``) or distinct ``nik_token`` (``persons``) of the source dataset in the
-          period, after an optional filter; broken down by the listed dimension columns.
-  sum     the sum of other count cells (e.g. sick + deceased returns); suppressed when exactly one
-          part is (the published parts would reveal it), then protected like any count.
-  alias   one dimension cell of another count indicator, published as its own headline indicator
-          (shares that cell's value *and* suppression, so the two can never disagree).
-  rate    numerator / denominator of two count indicators (same area, dimension "total").
-  median  median days (complaint resolution); base = a count indicator.
-  cohort  trained CPMI (trainings) linked by ``nik_token`` to placements (special computation).
+The YAML is the single place that says what each indicator counts: the annex work-plan row
+(Lampiran Rencana Kerja) it serves, the published (pseudonymised) dataset it is computed from, its
+kind, filters and breakdowns, and its formula in words (the file's header documents every key).
+This module checks it when it is first imported — every problem names the key path
+(``indicators.yaml: indicators.placements.kind: ...``) — and stays light (PyYAML with the C loader
+and the registry; no Arrow): the indicators DAG imports ``SOURCE_DATASETS`` at parse time.
+Computation is in ``sinergi.indicators.compute``; disclosure control in ``sinergi.indicators.suppress``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
 
-#: Cells with a count from 1 to THRESHOLD-1 are suppressed (configurable per call).
-DEFAULT_THRESHOLD = 5
-#: Window for "placed within 6 months of training".
-PLACED_WITHIN_DAYS = 183
+import yaml
+
+from sinergi import registry
+from sinergi.errors import ConfigError
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_FILE = "indicators.yaml"
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+KINDS = ("count", "sum", "alias", "rate", "median", "cohort")
+UNITS = ("persons", "records", "ratio", "days", "facilities")
+#: Register snapshots: the period value is the latest month's snapshot, not a sum of months.
+SNAPSHOT_DATASETS = frozenset({"health_facilities"})
+
+PERIODS = ("month", "ytd", "year")
+PERIOD_LABEL = {"month": "Bulan ini / month", "ytd": "Januari s.d. bulan ini / year to date",
+                "year": "12 bulan terakhir / last 12 months"}
+
+
+class IndicatorConfigError(ConfigError):
+    """``config/indicators.yaml`` is invalid (the message names the key path)."""
 
 
 @dataclass(frozen=True)
@@ -45,134 +57,213 @@ class Indicator:
     denominator: str | None = None
     small_cell: bool = True  # False only for counts of organisations (not persons)
     headline: bool = True
+    also_needs: tuple[str, ...] = ()  # datasets read besides ``dataset`` (cohort linkage)
+    date_in_period: str | None = None  # count filter: this date column lies in the period
+    valid_at_period_end: str | None = None  # count filter: this date column is empty or >= the period's end
 
 
-INDICATORS: tuple[Indicator, ...] = (
-    Indicator(
-        "cpmi_registered", "CPMI registrations", "Pendaftaran CPMI", "1e", "cpmi_registrations", "count", "records",
-        "Rows of cpmi_registrations in the period (deduplicated by registration_id, latest month wins).",
-        dimensions=("verification_status", "sex"),
-    ),
-    Indicator(
-        "cpmi_verified", "CPMI registrations verified", "Pendaftaran CPMI terverifikasi", "5.2a",
-        "cpmi_registrations", "alias", "records",
-        "cpmi_registered where verification_status = 'terverifikasi'.",
-        parts=("cpmi_registered|verification_status|terverifikasi",),
-    ),
-    Indicator(
-        "cpmi_verified_rate", "Share of CPMI registrations verified", "Persentase pendaftaran CPMI terverifikasi",
-        "5.2a", "cpmi_registrations", "rate", "ratio", "cpmi_verified / cpmi_registered.",
-        numerator="cpmi_verified", denominator="cpmi_registered",
-    ),
-    Indicator(
-        "initial_registrations", "Initial registrations at kab/kota labour offices",
-        "Pendaftaran awal di Disnaker kab/kota", "1e", "initial_registrations", "count", "records",
-        "Rows of initial_registrations in the period (deduplicated by registration_id).", dimensions=("sex",),
-    ),
-    Indicator(
-        "placements", "Migrant workers placed", "PMI ditempatkan", "4d", "placements", "count", "records",
-        "Rows of placements in the period (deduplicated by placement_id).",
-        dimensions=("destination_country", "sector", "placement_scheme", "sex"),
-    ),
-    Indicator(
-        "returns", "Migrant workers returned", "PMI pulang", "4e", "returns", "count", "records",
-        "Rows of returns in the period (deduplicated by return_id).", dimensions=("return_status", "sex"),
-    ),
-    Indicator(
-        "returns_sick_deceased", "Workers repatriated sick or deceased", "PMI dipulangkan karena sakit atau meninggal",
-        "3.3", "returns", "sum", "records", "returns with return_status 'sakit' + 'meninggal'.",
-        parts=("returns|return_status|sakit", "returns|return_status|meninggal"),
-    ),
-    Indicator(
-        "complaints", "Complaints", "Pengaduan", "5.2d", "complaints", "count", "records",
-        "Complaints in the period (deduplicated by complaint_id; type and status as of the latest month).",
-        dimensions=("complaint_type", "workflow_status"),
-    ),
-    Indicator(
-        "complaints_resolved", "Complaints resolved", "Pengaduan selesai", "5.3c", "complaints", "count", "records",
-        "Complaints with workflow_status 'Selesai' and resolved_date inside the period.", headline=False,
-    ),
-    Indicator(
-        "complaint_days_to_resolution_median", "Median days to resolve a complaint",
-        "Median hari penyelesaian pengaduan", "5.3c", "complaints", "median", "days",
-        "Median of resolved_date - complaint_date over complaints_resolved.", denominator="complaints_resolved",
-    ),
-    Indicator(
-        "cpmi_trained", "CPMI trained", "CPMI dilatih", "2.1", "trainings", "count", "persons",
-        "Distinct nik_token with a training record in the period.", dimensions=("training_type", "result"),
-        distinct="nik_token",
-    ),
-    Indicator(
-        "trained_cohort", "Trained CPMI who completed a training", "CPMI yang menyelesaikan pelatihan", "2.1",
-        "trainings", "cohort", "persons",
-        "Distinct nik_token with a training record in the period that has an end_date (first end_date counts).",
-        headline=False,
-    ),
-    Indicator(
-        "trained_placed_6m", "Trained CPMI placed within 6 months", "CPMI terlatih yang ditempatkan dalam 6 bulan",
-        "2.1", "trainings", "cohort", "persons",
-        f"trained_cohort whose nik_token has a placement departing 0-{PLACED_WITHIN_DAYS} days after the training "
-        "end_date (placements of the party's bucket up to the reporting month; recent cohorts still maturing).",
-        headline=False,
-    ),
-    Indicator(
-        "trained_placed_6m_share", "Share of trained CPMI placed within 6 months",
-        "Persentase CPMI terlatih yang ditempatkan dalam 6 bulan", "2.1", "trainings", "rate", "ratio",
-        "trained_placed_6m / trained_cohort.", numerator="trained_placed_6m", denominator="trained_cohort",
-    ),
-    Indicator(
-        "health_checks", "CPMI health checks", "Pemeriksaan kesehatan CPMI", "3.2", "health_checks", "count",
-        "records", "Rows of health_checks in the period (deduplicated by check_id).", dimensions=("result", "sex"),
-    ),
-    Indicator(
-        "health_checks_fit", "Health checks with result fit", "Pemeriksaan kesehatan dengan hasil fit", "3.2",
-        "health_checks", "alias", "records", "health_checks where result = 'fit'.",
-        parts=("health_checks|result|fit",), headline=False,
-    ),
-    Indicator(
-        "health_fit_rate", "Fit rate of CPMI health checks", "Persentase hasil pemeriksaan fit", "3.2",
-        "health_checks", "rate", "ratio", "health_checks_fit / health_checks.",
-        numerator="health_checks_fit", denominator="health_checks",
-    ),
-    Indicator(
-        "health_facilities_licensed", "Licensed health facilities for CPMI",
-        "Sarana kesehatan berizin pemeriksa CPMI", "3.1", "health_facilities", "count", "facilities",
-        "Facilities in the latest register snapshot of the period whose license_valid_until is empty or not "
-        "before the end of the period. Organisations, not persons: exempt from small-cell suppression.",
-        dimensions=("facility_type",), small_cell=False,
-    ),
-    Indicator(
-        "stranded_received", "Stranded returnees received (terlantar)", "PMI terlantar yang diterima Dinas Sosial",
-        "5.3b", "stranded_returnees", "count", "records",
-        "Rows of stranded_returnees in the period (deduplicated by case_id).", dimensions=("condition",),
-    ),
-    Indicator(
-        "empowerment_returnees", "Returned workers in empowerment programmes",
-        "Purna PMI peserta pemberdayaan", "2.3", "empowerment", "count", "persons",
-        "Distinct nik_token of empowerment records in the period with participant_type 'purna PMI'.",
-        dimensions=("program_type",), where={"participant_type": ("purna PMI",)}, distinct="nik_token",
-    ),
-    Indicator(
-        "empowerment_families", "Migrant workers' family members in empowerment programmes",
-        "Keluarga PMI peserta pemberdayaan", "2.2", "empowerment", "count", "persons",
-        "Distinct nik_token of empowerment records in the period with participant_type 'keluarga PMI'.",
-        dimensions=("program_type",), where={"participant_type": ("keluarga PMI",)}, distinct="nik_token",
-    ),
-)
+# -- loading and checking -------------------------------------------------------------------------
+_TOP = {"settings", "indicators"}
+_SETTINGS = {"small_cell_threshold": 2, "placed_within_days": 1}  # key -> minimum
+_REQUIRED = ("title", "workplan_row", "dataset", "kind", "unit", "formula")
+_OPTIONAL = ("also_needs", "dimensions", "where", "distinct", "parts", "numerator", "denominator", "small_cell",
+             "headline", "date_in_period", "valid_at_period_end")
+_PART_KEYS = ("indicator", "dimension", "value")
+#: Per kind: keys it needs, keys it may not have.
+_KIND_NEEDS = {"alias": ("parts",), "sum": ("parts",), "rate": ("numerator", "denominator"), "median": ("denominator",)}
+_COUNT_ONLY = ("dimensions", "where", "distinct", "date_in_period", "valid_at_period_end")
+_KIND_FORBIDS = {
+    "count": ("parts", "numerator", "denominator"),
+    "alias": ("numerator", "denominator", *_COUNT_ONLY),
+    "sum": ("numerator", "denominator", *_COUNT_ONLY),
+    "rate": ("parts", *_COUNT_ONLY),
+    "median": ("parts", "numerator", *_COUNT_ONLY),
+    "cohort": ("parts", "numerator", "denominator", *_COUNT_ONLY),
+}
 
+
+def _fail(path: str, message: str) -> IndicatorConfigError:
+    return IndicatorConfigError(f"{_FILE}: {path}: {message}")
+
+
+def _text(raw: Any, path: str) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        hint = " (quote it: YAML reads 2.1 as a number)" if isinstance(raw, (int, float)) else ""
+        raise _fail(path, f"expected non-empty text, got {raw!r}{hint}")
+    return " ".join(raw.split())
+
+
+def _texts(raw: Any, path: str) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        raise _fail(path, f"expected a list, got {type(raw).__name__}")
+    return tuple(_text(v, f"{path}[{i}]") for i, v in enumerate(raw))
+
+
+def _dataset(raw: Any, path: str) -> str:
+    name = _text(raw, path)
+    try:
+        registry.get(name)
+    except KeyError:
+        raise _fail(path, f"unknown dataset {name!r} (not in the registry)") from None
+    return name
+
+
+def _column(raw: Any, dataset: str, path: str) -> str:
+    name = _text(raw, path)
+    if name not in registry.get(dataset).column_names:
+        raise _fail(path, f"dataset {dataset!r} has no column {name!r}")
+    return name
+
+
+def _flag(raw: Any, path: str) -> bool:
+    if not isinstance(raw, bool):
+        raise _fail(path, f"expected true or false, got {raw!r}")
+    return raw
+
+
+def _indicator(ident: str, raw: Any, earlier: dict[str, Indicator], settings: dict[str, int]) -> Indicator:
+    where = f"indicators.{ident}"
+    if not _NAME.fullmatch(str(ident)):
+        raise _fail(where, "an indicator id is snake_case")
+    if not isinstance(raw, dict):
+        raise _fail(where, f"expected a mapping, got {type(raw).__name__}")
+    for key in raw:
+        if key not in _REQUIRED and key not in _OPTIONAL:
+            raise _fail(f"{where}.{key}", "unknown key")
+    for key in _REQUIRED:
+        if key not in raw:
+            raise _fail(f"{where}.{key}", "missing required key")
+    title = raw["title"]
+    if not isinstance(title, dict) or set(title) != {"en", "id"}:
+        raise _fail(f"{where}.title", "expected {en: <English title>, id: <judul Bahasa Indonesia>}")
+    kind = raw["kind"]
+    if kind not in KINDS:
+        raise _fail(f"{where}.kind", f"{kind!r} is not one of {', '.join(KINDS)}")
+    if raw["unit"] not in UNITS:
+        raise _fail(f"{where}.unit", f"{raw['unit']!r} is not one of {', '.join(UNITS)}")
+    for key in _KIND_NEEDS.get(kind, ()):
+        if key not in raw:
+            raise _fail(f"{where}.{key}", f"an indicator of kind {kind} needs {key!r}")
+    for key in _KIND_FORBIDS[kind]:
+        if key in raw:
+            raise _fail(f"{where}.{key}", f"does not apply to an indicator of kind {kind}")
+    dataset = _dataset(raw["dataset"], f"{where}.dataset")
+
+    parts: list[str] = []
+    if "parts" in raw:
+        if not isinstance(raw["parts"], list) or not raw["parts"]:
+            raise _fail(f"{where}.parts", "expected a non-empty list of {indicator, dimension, value}")
+        if kind == "alias" and len(raw["parts"]) != 1:
+            raise _fail(f"{where}.parts", "an alias is exactly one cell of another indicator")
+        for i, part in enumerate(raw["parts"]):
+            pw = f"{where}.parts[{i}]"
+            if not isinstance(part, dict) or set(part) != set(_PART_KEYS):
+                raise _fail(pw, "expected {indicator: <id>, dimension: <column>, value: <value>}")
+            ref, dim, value = (_text(part[k], f"{pw}.{k}") for k in _PART_KEYS)
+            if ref not in earlier or earlier[ref].kind != "count":
+                raise _fail(f"{pw}.indicator", f"{ref!r} is not a count indicator defined above")
+            if dim not in earlier[ref].dimensions:
+                raise _fail(f"{pw}.dimension", f"{ref!r} is not broken down by {dim!r}")
+            if parts and ref != parts[0].split("|")[0]:
+                raise _fail(f"{pw}.indicator", "all parts are cells of the same indicator")
+            parts.append(f"{ref}|{dim}|{value}")
+    refs = {}
+    for key in ("numerator", "denominator"):
+        if key in raw:
+            refs[key] = _text(raw[key], f"{where}.{key}")
+            if refs[key] not in earlier:
+                raise _fail(f"{where}.{key}", f"{refs[key]!r} is not an indicator defined above")
+    where_filter = {}
+    if "where" in raw:
+        if not isinstance(raw["where"], dict) or not raw["where"]:
+            raise _fail(f"{where}.where", "expected a mapping {column: [allowed values]}")
+        for col, values in raw["where"].items():
+            _column(col, dataset, f"{where}.where.{col}")
+            if not values:
+                raise _fail(f"{where}.where.{col}", "expected a list of at least one allowed value")
+            where_filter[col] = _texts(values, f"{where}.where.{col}")
+    formula = _text(raw["formula"], f"{where}.formula").replace(
+        "{placed_within_days}", str(settings["placed_within_days"]))
+    return Indicator(
+        id=ident,
+        name_en=_text(title["en"], f"{where}.title.en"),
+        name_id=_text(title["id"], f"{where}.title.id"),
+        workplan_row=_text(raw["workplan_row"], f"{where}.workplan_row"),
+        dataset=dataset,
+        kind=kind,
+        unit=raw["unit"],
+        formula=formula,
+        dimensions=tuple(_column(d, dataset, f"{where}.dimensions[{i}]")
+                         for i, d in enumerate(_texts(raw.get("dimensions", []), f"{where}.dimensions"))),
+        where=where_filter,
+        distinct=_text(raw["distinct"], f"{where}.distinct") if "distinct" in raw else None,
+        parts=tuple(parts),
+        numerator=refs.get("numerator"),
+        denominator=refs.get("denominator"),
+        small_cell=_flag(raw.get("small_cell", True), f"{where}.small_cell"),
+        headline=_flag(raw.get("headline", True), f"{where}.headline"),
+        also_needs=tuple(_dataset(d, f"{where}.also_needs[{i}]")
+                         for i, d in enumerate(_texts(raw.get("also_needs", []), f"{where}.also_needs"))),
+        date_in_period=(_column(raw["date_in_period"], dataset, f"{where}.date_in_period")
+                        if "date_in_period" in raw else None),
+        valid_at_period_end=(_column(raw["valid_at_period_end"], dataset, f"{where}.valid_at_period_end")
+                             if "valid_at_period_end" in raw else None),
+    )
+
+
+def parse_indicators(data: Any) -> tuple[dict[str, int], tuple[Indicator, ...]]:
+    """(settings, indicators) from the parsed YAML; IndicatorConfigError names the first bad key."""
+    if not isinstance(data, dict):
+        raise _fail("(top level)", "expected a mapping with 'settings' and 'indicators'")
+    for key in data:
+        if key not in _TOP:
+            raise _fail(str(key), "unknown key")
+    for key in sorted(_TOP):
+        if key not in data:
+            raise _fail(key, "missing required key")
+    raw_settings = data["settings"]
+    if not isinstance(raw_settings, dict):
+        raise _fail("settings", f"expected a mapping, got {type(raw_settings).__name__}")
+    settings = {}
+    for key, value in raw_settings.items():
+        if key not in _SETTINGS:
+            raise _fail(f"settings.{key}", "unknown key")
+        if not isinstance(value, int) or isinstance(value, bool) or value < _SETTINGS[key]:
+            raise _fail(f"settings.{key}", f"expected a whole number >= {_SETTINGS[key]}, got {value!r}")
+        settings[key] = value
+    for key in _SETTINGS:
+        if key not in settings:
+            raise _fail(f"settings.{key}", "missing required key")
+    raw = data["indicators"]
+    if not isinstance(raw, dict) or not raw:
+        raise _fail("indicators", "expected a mapping of indicator id -> definition")
+    out: dict[str, Indicator] = {}
+    for ident, entry in raw.items():
+        out[str(ident)] = _indicator(str(ident), entry, out, settings)
+    return settings, tuple(out.values())
+
+
+def load_indicators(text: str | None = None) -> tuple[dict[str, int], tuple[Indicator, ...]]:
+    """Parse and check ``config/indicators.yaml`` (or the given YAML text)."""
+    if text is None:
+        text = resources.files("sinergi.config").joinpath(_FILE).read_text(encoding="utf-8")
+    try:
+        data = yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError as exc:
+        raise IndicatorConfigError(f"{_FILE}: not valid YAML: {exc}") from None
+    return parse_indicators(data)
+
+
+SETTINGS, INDICATORS = load_indicators()
 BY_ID: dict[str, Indicator] = {i.id: i for i in INDICATORS}
 
-#: Source datasets used (and the extra filter the complaints_resolved count applies).
+#: Cells with a count from 1 to THRESHOLD-1 are suppressed (configurable per call).
+DEFAULT_THRESHOLD: int = SETTINGS["small_cell_threshold"]
+#: Window for "placed within 6 months of training".
+PLACED_WITHIN_DAYS: int = SETTINGS["placed_within_days"]
+#: Source datasets used, in first-use order.
 SOURCE_DATASETS: tuple[str, ...] = tuple(dict.fromkeys(i.dataset for i in INDICATORS))
-#: Register snapshots: the period value is the latest month's snapshot, not a sum of months.
-SNAPSHOT_DATASETS = frozenset({"health_facilities"})
-#: Datasets an indicator needs besides its own (cohort linkage).
-EXTRA_NEEDS: dict[str, tuple[str, ...]] = {"trained_placed_6m": ("placements",), "trained_placed_6m_share": ("placements",)}
-
-PERIODS = ("month", "ytd", "year")
-PERIOD_LABEL = {"month": "Bulan ini / month", "ytd": "Januari s.d. bulan ini / year to date",
-                "year": "12 bulan terakhir / last 12 months"}
 
 
 def needed_datasets(ind: Indicator) -> tuple[str, ...]:
-    return (ind.dataset, *EXTRA_NEEDS.get(ind.id, ()))
+    return (ind.dataset, *ind.also_needs)

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from sinergi import vocab
 from sinergi.indicators.definitions import BY_ID, INDICATORS, PERIOD_LABEL
+from sinergi.months import Month
 
 BULAN = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
          "November", "Desember"]
@@ -30,9 +31,10 @@ TREND = ("placements", "cpmi_registered", "returns", "complaints", "initial_regi
 KABKOTA_CHARTS = ("placements", "cpmi_registered", "returns", "initial_registrations", "health_checks", "cpmi_trained")
 
 
-def month_label(month: str) -> str:
-    y, m = month.split("-")
-    return f"{BULAN[int(m) - 1]} {y}"
+def month_label(month: Month | str) -> str:
+    """``Juli 2025``: the month as the report's Indonesian readers write it."""
+    m = Month.of(month)
+    return f"{BULAN[m.month - 1]} {m.year}"
 
 
 def fmt(value, unit: str, suppressed: bool) -> str:

@@ -4,59 +4,53 @@ Reads only what the party itself received: ``s3://<bucket>/<dataset>/year=YYYY/m
 for the 12 months ending at the reporting month (the window of every period). Publishes the
 ``indicators`` dataset through the publisher (atomic, idempotent, manifest + catalog) and the HTML
 report to ``_reports/<YYYY-MM>/laporan-<party>-<YYYY-MM>.html`` in the same bucket (one PUT:
-atomic; same input → same bytes), and writes it to ``<home>/reports/<party>/<YYYY-MM>.html``.
+atomic; same input → same bytes), and writes it to ``<home>/reports/<party>/<YYYY-MM>.html``
+(both keys: ``sinergi.layout``).
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import re
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sinergi.disclosure import leak_guard
-from sinergi.indicators.compute import INDICATORS_SCHEMA, compute_indicators, missing_indicators, month_add
+from sinergi.indicators.compute import INDICATORS_SCHEMA, compute_indicators, missing_indicators
 from sinergi.indicators.definitions import DEFAULT_THRESHOLD, INDICATORS, needed_datasets
+from sinergi.layout import local_report_path, parse_data_key, report_key
+from sinergi.months import Month
 from sinergi.objectstore import ObjectStore
 
 log = logging.getLogger(__name__)
 
 DATASET = "indicators"
-_PART = re.compile(r"^(?P<ds>[a-z0-9_]+)/year=(?P<y>\d{4})/month=(?P<m>\d{2})/part-0\.parquet$")
 
 
-def report_key(party: str, month: str) -> str:
-    return f"_reports/{month}/laporan-{party}-{month}.html"
-
-
-def local_report_path(home: Path, party: str, month: str) -> Path:
-    return Path(home) / "reports" / party / f"{month}.html"
-
-
-def read_party_tables(store: ObjectStore, bucket: str, month: str, datasets: tuple[str, ...] | None = None) -> dict[str, dict[str, pa.Table]]:
+def read_party_tables(store: ObjectStore, bucket: str, month: Month | str,
+                      datasets: tuple[str, ...] | None = None) -> dict[str, dict[str, pa.Table]]:
     """``{dataset: {"YYYY-MM": table}}`` of the published months in [month-11, month]."""
     wanted = set(datasets or {d for i in INDICATORS for d in needed_datasets(i)})
-    first = month_add(month, -11)
+    last = Month.of(month)
+    first = last - 11
     out: dict[str, dict[str, pa.Table]] = {}
     for ds in sorted(wanted):
         for obj in store.list(bucket, f"{ds}/"):
-            m = _PART.match(obj.key)
-            if not m or m["ds"] != ds:
+            parsed = parse_data_key(obj.key)
+            if parsed is None or parsed[0] != ds:
                 continue
-            ym = f"{m['y']}-{m['m']}"
-            if first <= ym <= month:
+            if first <= parsed[1] <= last:
                 data = store.get_bytes(bucket, obj.key)
-                out.setdefault(ds, {})[ym] = pq.read_table(io.BytesIO(data))
+                out.setdefault(ds, {})[str(parsed[1])] = pq.read_table(io.BytesIO(data))
     return out
 
 
 def run_for_party(
     store: ObjectStore,
     party: str,
-    month: str,
+    month: Month | str,
     policy,
     home: str | Path,
     *,
@@ -72,6 +66,7 @@ def run_for_party(
     from sinergi.indicators.report import render_report
     from sinergi.publish import publish, update_catalog
 
+    month = str(Month.of(month))
     bucket = policy.parties[party].bucket
     run_id = run_id or f"indicators-{month}"
     tables = read_party_tables(store, bucket, month)
