@@ -198,6 +198,16 @@ def test_manifest_key_uses_the_one_run_id_rule(weed, bucket):
     assert verify_month(store, bucket, "trainings", "2025-07")["manifest_key"] == res["manifest_key"]
 
 
+def test_publish_and_catalog_mark_their_timing_stages(weed, bucket):
+    from sinergi.timing import recording
+
+    with recording() as rec:
+        res = publish(weed.pipeline, bucket=bucket, dataset="empowerment", month="2025-07", run_id="timed",
+                      table=make_table(8, seed=31), schema=SCHEMA)
+        update_catalog(weed.pipeline, bucket, "lampung", res)
+    assert rec.calls["encode Parquet"] == 1 and rec.calls["catalog"] == 1
+
+
 def test_rerun_same_month_same_bytes_and_replaces(weed, bucket):
     store = weed.pipeline
     t = make_table(200, seed=20, month="2024-02")

@@ -415,3 +415,13 @@ def test_policy_copy_is_independent(policy):
     other = copy.deepcopy(policy)
     other.parties["lampung"].datasets["placements"].k = 2
     assert policy.k_for("placements", "lampung") == 5 and other.k_for("placements", "lampung") == 2
+
+
+def test_share_marks_its_timing_stages(policy):
+    """The benchmarks read share()'s stages through sinergi.timing (not by patching private names)."""
+    from sinergi.timing import recording
+
+    with recording() as rec:
+        share(canonical_table("placements", 40), "placements", "lampung", policy, KEYRING)
+    assert {"tokens", "k-anonymity", "leak guard"} <= set(rec.calls)
+    assert rec.calls["k-anonymity"] == rec.calls["leak guard"] == 1 and rec.calls["tokens"] >= 1

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import pyarrow as pa
 
 from sinergi import regions, vocab
+from sinergi.months import Month
 
 # Monthly rows per dataset (Lampung-like scale, small enough for fast tests).
 VOLUME = {
@@ -26,8 +27,8 @@ _COUNTRIES = {"TW": 55, "HK": 20, "MY": 12, "JP": 6, "SG": 5, "KR": 2}
 
 
 def _date_in(rng: random.Random, month: str) -> date:
-    y, m = map(int, month.split("-"))
-    return date(y, m, rng.randint(1, 28))
+    m = Month.parse(month)
+    return date(m.year, m.month, rng.randint(1, 28))
 
 
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:

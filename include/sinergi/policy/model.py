@@ -113,6 +113,8 @@ class ColumnSpec(_Model):
 
 
 class Condition(_Model):
+    """A declarative row filter (evaluated on Arrow tables by ``sinergi.policy.apply.row_mask``)."""
+
     column: str | None = None
     prefix: str | None = None
     in_: list[str | int | bool] | None = Field(default=None, alias="in")
