@@ -19,12 +19,13 @@ from test_validate_synth import canonical_table, ref_ids, set_value
 
 from sinergi import registry, vocab
 from sinergi.chunks import ParquetSource, TableSource
+from sinergi.errors import DatasetStopped, ReconciliationError
+from sinergi.months import Month
 from sinergi.validate import (
-    BatchGateError,
-    ReconciliationError,
     SuiteError,
     ValidationResult,
     engine,
+    gx,
     suites,
     upload_docs,
     validate,
@@ -160,10 +161,10 @@ def test_arrow_masks_agree_with_gx_complete_index_lists():
     spec = suites.load("placements")
     from sinergi.validate import derive, gates, masks
 
-    work = derive.add_helpers(t, spec.derived, "placement_id", month_end=gates.month_bounds(MONTH)[1])
+    work = derive.add_helpers(t, spec.derived, "placement_id", month_end=Month.parse(MONTH).last_day)
     params, skip = gates.resolve(spec, MONTH, REFS, [400] * 3)
     df = work.to_pandas()
-    result, _ = engine.run_gx(spec, df, params, set(skip), run_id="x", month=MONTH,
+    result, _ = gx.run_gx(spec, df, params, set(skip), run_id="x", month=MONTH,
                               result_format={"result_format": "COMPLETE"})
     checked = 0
     for r in result.results:
@@ -206,7 +207,7 @@ def test_volume_gate_trips_with_a_readable_message_and_skips_without_history():
     assert res.stopped
     msg = next(m for m in res.stop_reasons if m.startswith("volume"))
     assert "observed 100" in msg and "min_value" in msg
-    with pytest.raises(BatchGateError, match="volume"):
+    with pytest.raises(DatasetStopped, match="volume"):
         res.raise_if_stopped()
     assert res.counts["valid"] == 100  # a stopped dataset still reconciles; it just does not publish
     res = validate(t, "returns", MONTH, "v", references=REFS, history=[90, 110])
