@@ -76,6 +76,43 @@ def test_suite_meta_is_checked():
         suites.parse("complaints", raw)
 
 
+def test_suites_and_registry_agree_on_references():
+    """References are declared once (datasets.yaml): every declared reference has its rule in the
+    committed suite, checking the column against the referenced dataset's ids, and no suite checks
+    a reference the registry does not declare."""
+    declared, checked = set(), set()
+    for name in registry.names():
+        declared |= {(name, column, target) for column, target in registry.get(name).references.items()}
+        raw = json.loads(suites.suite_path(name).read_text())
+        for e in raw["expectations"]:
+            value_set = e["kwargs"].get("value_set")
+            param = value_set.get("$PARAMETER", "") if isinstance(value_set, dict) else ""
+            if e["meta"]["rule"].startswith("reference:") or param.startswith("ref_"):
+                assert e["meta"]["rule"] == f"reference:{e['kwargs']['column']}", e["meta"]["rule"]
+                checked.add((name, e["kwargs"]["column"], param.removeprefix("ref_")))
+    assert ("placements", "job_order_id", "job_orders") in declared
+    assert checked == declared
+
+
+def test_a_suite_that_diverges_from_the_registry_references_is_refused():
+    raw = copy.deepcopy(suites.load("placements").raw)
+    raw["expectations"] = [e for e in raw["expectations"] if e["meta"]["rule"] != "reference:job_order_id"]
+    with pytest.raises(SuiteError, match="declares placements.references.job_order_id -> job_orders"):
+        suites.parse("placements", raw, "placements.json")
+    raw = copy.deepcopy(suites.load("placements").raw)
+    rule = next(e for e in raw["expectations"] if e["meta"]["rule"] == "reference:job_order_id")
+    rule["kwargs"]["value_set"] = {"$PARAMETER": "ref_p3mi"}
+    with pytest.raises(SuiteError, match="must be expect_column_values_to_be_in_set"):
+        suites.parse("placements", raw, "placements.json")
+    raw = copy.deepcopy(suites.load("cpmi_registrations").raw)
+    raw["expectations"].append({
+        "type": "expect_column_values_to_be_in_set",
+        "kwargs": {"column": "registration_id", "value_set": {"$PARAMETER": "ref_initial_registrations"}},
+        "meta": {"rule": "reference:registration_id", "severity": "quarantine", "why": "x" * 40}})
+    with pytest.raises(SuiteError, match="does not declare"):
+        suites.parse("cpmi_registrations", raw, "cpmi_registrations.json")
+
+
 # ------------------------------------------------------------------------------------------- clean
 @pytest.mark.slow
 @pytest.mark.parametrize("name", registry.names())
@@ -186,6 +223,20 @@ def test_reference_rules_skipped_with_a_warning_when_no_ids_given():
     assert res.counts["quarantined"] == 0
     assert any("reference:p3mi_id skipped" in w for w in res.warnings)
     assert {"rule": "reference:p3mi_id", "reason": "reference:p3mi_id skipped: no valid p3mi ids passed in references"} in res.summary["skipped"]
+
+
+def test_placements_job_order_reference_is_checked():
+    """datasets.yaml declares placements.job_order_id -> job_orders: the ids passed are checked (they
+    used to be loaded and thrown away), and without them the rule is skipped with a warning."""
+    t = canonical_table("placements", 60, MONTH)
+    t = set_value(t, "job_order_id", 4, "JO-999")
+    refs = {**REFS, "job_orders": ref_ids("job_orders")}
+    res = validate(t, "placements", MONTH, "jo", references=refs)
+    assert res.counts["by_rule"] == {"reference:job_order_id": 1}
+    assert _rules_of(res, "job_order_id", "JO-999") == [["reference:job_order_id"]]
+    res = validate(t, "placements", MONTH, "jo", references=REFS)
+    assert res.counts["quarantined"] == 0
+    assert any("reference:job_order_id skipped: no valid job_orders ids passed" in w for w in res.warnings)
 
 
 def test_severity_is_configuration_warn_logs_instead_of_quarantining():
