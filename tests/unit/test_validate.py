@@ -411,3 +411,16 @@ def test_chunked_null_rate_gate_sums_the_chunks():
     assert res.stopped
     assert any(m.startswith("null_rate:channel") and "34 unexpected rows = 34.00%" in m for m in res.stop_reasons)
     assert res.counts["by_rule"]["required:channel"] == 34
+
+
+def test_validate_marks_its_timing_stages(tmp_path):
+    """The benchmarks read where validation's time goes from sinergi.timing stages."""
+    from sinergi import timing
+
+    t, _ = _placements_with_defects()
+    with timing.recording() as rec:
+        res = validate(TableSource(t, rows=150), "placements", MONTH, "t", references=REFS, history=[400] * 3)
+        write_quarantine(DirStore(tmp_path), res, "placements", MONTH, "t")
+    assert {"GX", "pandas frames", "month-wide copies", "Arrow masks", "helper columns",
+            "quarantine write"} <= set(rec.calls)
+    assert rec.calls["GX"] == 4 and rec.calls["helper columns"] == 3  # 3 chunks, then the month frame once
