@@ -28,8 +28,8 @@ SCHEMA_VERSION = 1
 
 
 #: Keys a dataset / a column may have (a misspelt key would otherwise be silently ignored).
-DATASET_KEYS = frozenset({"scope", "source", "record_id", "person_key", "suite", "references", "workplan", "en",
-                          "id", "counting_basis", "columns", "date_order", "event_date", "snapshot"})
+DATASET_KEYS = frozenset({"scope", "source", "record_id", "person_key", "suite", "references", "workplan",
+                          "en", "id", "counting_basis", "columns", "date_order", "event_date", "snapshot"})
 COLUMN_KEYS = frozenset({"name", "type", "role", "en", "id", "headers", "normalise", "derive", "required",
                          "future_allowed"})
 
@@ -210,7 +210,8 @@ def _dataset(name: str, raw: dict) -> Dataset:
         if column not in names:
             raise RegistryError(f"{where}.references.{column}: no column {column!r}")
         if column == raw["record_id"]:
-            raise RegistryError(f"{where}.references.{column}: the record id cannot reference another dataset")
+            raise RegistryError(f"{where}.references.{column}: the record id cannot reference another "
+                                "dataset")
         if not isinstance(target, str):
             raise RegistryError(f"{where}.references.{column}: expected a dataset name, got {target!r}")
     order = raw.get("date_order") or []

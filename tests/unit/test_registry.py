@@ -14,7 +14,8 @@ from sinergi.registry import RegistryError
 
 
 def _raw() -> dict:
-    return yaml.safe_load(resources.files("sinergi.config").joinpath("datasets.yaml").read_text(encoding="utf-8"))
+    text = resources.files("sinergi.config").joinpath("datasets.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
 
 
 def _load(raw: dict) -> dict[str, registry.Dataset]:

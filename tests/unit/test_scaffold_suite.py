@@ -38,5 +38,6 @@ def test_the_tool_runs_as_a_script(tool, tmp_path):
     out = subprocess.run([sys.executable, str(TOOL), "--dataset", "placements", "--stdout"],
                          capture_output=True, text=True, check=True, cwd=tmp_path)
     assert json.loads(out.stdout) == tool.scaffold("placements")
-    dry = subprocess.run([sys.executable, str(TOOL)], capture_output=True, text=True, check=True, cwd=tmp_path)
+    dry = subprocess.run([sys.executable, str(TOOL)], capture_output=True, text=True, check=True,
+                         cwd=tmp_path)
     assert dry.stdout == ""  # every dataset has its committed suite: nothing to draft, nothing written

@@ -26,14 +26,15 @@ SLOPPY = ["2025-07\n", "2025-7", " 2025-07", "2025-07 ", "2025-13", "2025-07-01"
 @pytest.mark.parametrize("month", SLOPPY)
 def test_every_entry_point_refuses_a_sloppy_month(month, tmp_path):
     table = canonical_table("returns", 5, "2025-07")
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     with pytest.raises(MonthError):
         validate(table, "returns", month, "r")
     with pytest.raises(MonthError):
         gates.resolve(suites.load("returns"), month, None, None)
     with pytest.raises(MonthError):
-        extract("returns", month, SourceConfig(tmp_path / "exports", f"sqlite:///{tmp_path / 'db.sqlite'}"))
+        extract("returns", month, SourceConfig(tmp_path / "exports", db))
     with pytest.raises(MonthError):
-        pull_month(registry.get("trainings"), month, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "p.parquet")
+        pull_month(registry.get("trainings"), month, db, tmp_path / "p.parquet")
     with pytest.raises(MonthError):
         simulate(tmp_path / "sim", month=month)
     with pytest.raises(MonthError):

@@ -18,7 +18,7 @@ from sinergi.extract.sources import SourceConfig
 
 __all__ = [
     "ExtractError", "ExtractResult", "LandingConflictError", "MissingColumnError", "SourceConfig",
-    "SourceEncodingError", "SourceNotFoundError", "SourceUnavailableError", "UnreadableSourceError", "canonicalise",
-    "extract",
+    "SourceEncodingError", "SourceNotFoundError", "SourceUnavailableError", "UnreadableSourceError",
+    "canonicalise", "extract",
     "iter_extract", "output_schema",
 ]

@@ -96,9 +96,8 @@ def pull_month(
                 + (f" (schema {schema!r})" if schema else "")
             ) from None
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
-            raise SourceUnavailableError(
-                f"{source}: cannot connect to {_redact(str(engine.url))} (retried later): {getattr(exc, 'orig', exc)}"
-            ) from exc
+            raise SourceUnavailableError(f"{source}: cannot connect to {_redact(str(engine.url))} "
+                                         f"(retried later): {getattr(exc, 'orig', exc)}") from exc
         cols = {c.name.lower(): c for c in table.columns}
         stamps = [cols[n] for n in ("updated_at", "created_at") if n in cols]
         if not stamps:
@@ -126,8 +125,8 @@ def pull_month(
                 "filter": f"coalesce({', '.join(c.name for c in stamps)}) in [{start.isoformat()}, {end.isoformat()})"}
     except sa.exc.SQLAlchemyError as exc:
         if _connection_lost(exc):
-            raise SourceUnavailableError(
-                f"{source}: lost the connection to {_redact(str(engine.url))} (retried later): {exc}") from exc
+            raise SourceUnavailableError(f"{source}: lost the connection to {_redact(str(engine.url))} "
+                                         f"(retried later): {exc}") from exc
         raise UnreadableSourceError(f"{source}: query failed on {_redact(str(engine.url))}: {exc}") from exc
     finally:
         if not isinstance(url, sa.Engine):

@@ -84,7 +84,8 @@ def check_types(spec: SuiteSpec, table: pa.Table | pa.Schema) -> list[str]:
         if c.name not in names:
             problems.append(f"missing column {c.name!r}")
         elif schema.field(c.name).type != c.arrow_type:
-            problems.append(f"column {c.name!r} has type {schema.field(c.name).type}, expected {c.arrow_type}")
+            got = schema.field(c.name).type
+            problems.append(f"column {c.name!r} has type {got}, expected {c.arrow_type}")
     for b in BOOKKEEPING:
         if b not in names:
             problems.append(f"missing bookkeeping column {b!r}")
@@ -94,12 +95,14 @@ def check_types(spec: SuiteSpec, table: pa.Table | pa.Schema) -> list[str]:
 def reconcile(dataset: str, run_id: str, extracted: int, valid: int, quarantined: int) -> None:
     if extracted != valid + quarantined:
         raise ReconciliationError(
-            f"{dataset} run {run_id}: extracted {extracted} rows but valid {valid} + quarantined {quarantined} "
-            f"= {valid + quarantined}; {extracted - valid - quarantined:+d} rows unaccounted for"
+            f"{dataset} run {run_id}: extracted {extracted} rows but valid {valid} + quarantined "
+            f"{quarantined} = {valid + quarantined}; "
+            f"{extracted - valid - quarantined:+d} rows unaccounted for"
         )
 
 
-def _with_failed_rules(table: pa.Table, idx: np.ndarray, rules_per_row: list[list[str]], run_id: str) -> pa.Table:
+def _with_failed_rules(table: pa.Table, idx: np.ndarray, rules_per_row: list[list[str]],
+                       run_id: str) -> pa.Table:
     q = table.take(pa.array(idx, pa.int64()))
     q = q.append_column(FAILED_RULES, pa.array(rules_per_row, pa.list_(pa.string())))
     return q.append_column(RUN_ID, pa.array([run_id] * len(idx), pa.string()))
@@ -207,13 +210,16 @@ def split_chunks(spec: SuiteSpec, ds: Dataset, source, p: Plan, run_id: str, mon
     offset = 0
     for chunk in chunks(source):
         if out.single and offset:
-            raise RuntimeError(f"{spec.name}: a source of {n} rows in chunks of {source.rows} gave more than one chunk")
+            raise RuntimeError(f"{spec.name}: a source of {n} rows in chunks of {source.rows} "
+                               "gave more than one chunk")
         m = chunk.num_rows
+        duplicate = None if p.duplicate is None else pa.array(p.duplicate[offset:offset + m])
         work = derive.add_helpers(chunk, spec.derived, ds.record_id, month_end=p.month_end,
-                                  duplicate=None if p.duplicate is None else pa.array(p.duplicate[offset:offset + m]))
+                                  duplicate=duplicate)
         if not out.single:
             frame_columns = [c for c in work.column_names if c in p.month_columns] or work.column_names[:1]
-            out.month_parts.append(monthwide.month_part(work, frame_columns, p.value_columns, p.codes, offset))
+            out.month_parts.append(
+                monthwide.month_part(work, frame_columns, p.value_columns, p.codes, offset))
         df, gx_params = gx.to_gx_frame(work, p.params)
         result, _ = gx.run_gx(spec, df, gx_params, chunk_skip, run_id=run_id, month=str(month), ctx=ctx)
         del df
@@ -227,7 +233,8 @@ def split_chunks(spec: SuiteSpec, ds: Dataset, source, p: Plan, run_id: str, mon
             keep = np.ones(m, dtype=bool)
             keep[q_idx] = False
             valid = chunk.filter(pa.array(keep))
-            out.quarantine_parts.append(_with_failed_rules(chunk, q_idx, [per_row[i] for i in q_idx.tolist()], run_id))
+            reasons = [per_row[i] for i in q_idx.tolist()]
+            out.quarantine_parts.append(_with_failed_rules(chunk, q_idx, reasons, run_id))
         else:
             valid = chunk
         out.valid_count += valid.num_rows
@@ -236,7 +243,8 @@ def split_chunks(spec: SuiteSpec, ds: Dataset, source, p: Plan, run_id: str, mon
     return out
 
 
-def _failing_rows(spec: SuiteSpec, work: pa.Table, result, p: Plan, out: Split, offset: int) -> dict[int, list[str]]:
+def _failing_rows(spec: SuiteSpec, work: pa.Table, result, p: Plan, out: Split,
+                  offset: int) -> dict[int, list[str]]:
     """Row (within the chunk) -> the quarantine rules it fails, in suite order; records the chunk's
     results and failures in ``out``."""
     by_rule = gx.result_by_rule(result)
@@ -253,8 +261,8 @@ def _failing_rows(spec: SuiteSpec, work: pa.Table, result, p: Plan, out: Split, 
             count = pc.sum(mask).as_py() or 0
             gx_count = (r.result or {}).get("unexpected_count")
             if gx_count is not None and gx_count != count:
-                raise masks.EngineMismatchError(
-                    f"{spec.name}: rule {rule.rule}: GX counts {gx_count} unexpected rows, Arrow mask {count}")
+                raise masks.EngineMismatchError(f"{spec.name}: rule {rule.rule}: GX counts {gx_count} "
+                                                f"unexpected rows, Arrow mask {count}")
             idx = np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False)) if count else []
         elif rule.rule in p.unique_failing:
             g = p.unique_failing[rule.rule]
@@ -335,7 +343,8 @@ def validate(
     result, docs_path = check_month_wide(spec, p, s, run_id, month, ctx, docs_dir)  # 4
     outcome.judge(spec, result, p.params, p.skip, p.unique_failing, verdict)  # 5
 
-    quarantined = pa.concat_tables(s.quarantine_parts) if s.quarantine_parts else _empty_quarantine(source.schema, run_id)
+    quarantined = (pa.concat_tables(s.quarantine_parts) if s.quarantine_parts
+                   else _empty_quarantine(source.schema, run_id))
     valid_table = None
     if valid_sink is None:
         valid_table = pa.concat_tables(valid_parts) if valid_parts else source.schema.empty_table()
@@ -350,6 +359,7 @@ def validate(
         log.warning("%s %s: %s", dataset, month, w)
     return ValidationResult(
         dataset, str(month), run_id, valid_table, quarantined,
-        {"extracted": n, "valid": s.valid_count, "quarantined": quarantined.num_rows, "by_rule": by_rule_counts},
+        {"extracted": n, "valid": s.valid_count, "quarantined": quarantined.num_rows,
+         "by_rule": by_rule_counts},
         verdict.gates, verdict.stopped, verdict.stop_reasons, verdict.warnings, summary, docs_path,
     )

@@ -81,13 +81,15 @@ def run_gx(spec: SuiteSpec, df, params: dict, skip: set[str], *, run_id: str, mo
         parts = [(spec.dataset, df, set(skip) | paired)]
         if paired:
             cols = list(dict.fromkeys(c for r in active if r.rule in paired for c in _pair_columns(r)))
-            parts.append((f"{spec.dataset}__column_pairs", df[cols], set(skip) | {r.rule for r in active} - paired))
+            unpaired = {r.rule for r in active} - paired
+            parts.append((f"{spec.dataset}__column_pairs", df[cols], set(skip) | unpaired))
         results = []
         try:
             for asset, frame, part_skip in parts:
                 batch_def = source.add_dataframe_asset(asset).add_batch_definition_whole_dataframe(month)
                 batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
-                results.append(batch.validate(suites.gx_suite(spec, part_skip, params), result_format=result_format,
+                suite = suites.gx_suite(spec, part_skip, params)
+                results.append(batch.validate(suite, result_format=result_format,
                                               expectation_parameters=params))
                 del batch
         finally:
@@ -96,7 +98,8 @@ def run_gx(spec: SuiteSpec, df, params: dict, skip: set[str], *, run_id: str, mo
         result = merge_results(spec, results)
         if docs_dir is None:
             return result, None
-        return result, build_docs(ctx, spec, result, params, skip, run_id=run_id, month=month, docs_dir=docs_dir)
+        return result, build_docs(ctx, spec, result, params, skip, run_id=run_id, month=month,
+                                  docs_dir=docs_dir)
 
 
 def build_docs(ctx, spec: SuiteSpec, result, params: dict, skip: set[str], *, run_id: str, month: str,
@@ -133,7 +136,8 @@ def to_gx_frame(table: pa.Table, params: dict, types_mapper=None):
                 return table.to_pandas(types_mapper=types_mapper), params
         import pandas as pd
 
-        df = table.to_pandas(date_as_object=False, coerce_temporal_nanoseconds=True, types_mapper=types_mapper)
+        df = table.to_pandas(date_as_object=False, coerce_temporal_nanoseconds=True,
+                             types_mapper=types_mapper)
         gx_params = {k: pd.Timestamp(v) if isinstance(v, dt.date) else v for k, v in params.items()}
         return df, gx_params
 
@@ -155,7 +159,8 @@ def merge_results(spec: SuiteSpec, results: list):
     """One suite result from the parts' results, expectations in suite order."""
     if len(results) == 1:
         return results[0]
-    return suite_result(spec, [r for res in results for r in res.results], dict(results[0].meta), results[0].batch_id)
+    every = [r for res in results for r in res.results]
+    return suite_result(spec, every, dict(results[0].meta), results[0].batch_id)
 
 
 def sum_results(chunk_results: list) -> object:
@@ -166,14 +171,16 @@ def sum_results(chunk_results: list) -> object:
         return first
     merged = copy.deepcopy(first)
     merged.success = all(r.success for r in chunk_results)
-    broken = next((r for r in chunk_results if r.exception_info and r.exception_info.get("raised_exception")), None)
+    broken = next((r for r in chunk_results
+                   if r.exception_info and r.exception_info.get("raised_exception")), None)
     if broken is not None:
         merged.exception_info = broken.exception_info
     res = dict(first.result or {})
     for key in ("element_count", "missing_count", "unexpected_count"):
         if key in res:
             res[key] = sum((r.result or {}).get(key) or 0 for r in chunk_results)
-    total, missing, unexpected = res.get("element_count"), res.get("missing_count", 0), res.get("unexpected_count")
+    total, missing = res.get("element_count"), res.get("missing_count", 0)
+    unexpected = res.get("unexpected_count")
     if total is not None and unexpected is not None:
         pct_total = 100.0 * unexpected / total if total else None
         pct_nonmissing = 100.0 * unexpected / (total - missing) if total - missing else None

@@ -39,8 +39,8 @@ def column_types(spec: SuiteSpec, problems: list[str], verdict: Verdict) -> None
             raise SuiteError(f"{spec.name}: unknown table check {tc['rule']!r}")
         msg = (f"column_types: {'; '.join(problems)}" if problems
                else "column_types: all registry columns have their canonical types")
-        verdict.gates.append(GateOutcome("column_types", tc["severity"], "failed" if problems else "passed", msg,
-                                         "arrow schema"))
+        status = "failed" if problems else "passed"
+        verdict.gates.append(GateOutcome("column_types", tc["severity"], status, msg, "arrow schema"))
         if problems and tc["severity"] == "stop":
             verdict.stop_reasons.append(msg)
         elif problems:
@@ -61,7 +61,8 @@ def judge(spec: SuiteSpec, result, params: dict, skip: dict[str, str], unique_fa
     for rule in spec.rules:
         if rule.rule in skip:
             if rule.severity == "stop":
-                verdict.gates.append(GateOutcome(rule.rule, rule.severity, "skipped", skip[rule.rule], rule.type))
+                verdict.gates.append(
+                    GateOutcome(rule.rule, rule.severity, "skipped", skip[rule.rule], rule.type))
             continue
         r = by_rule[rule.rule]
         raise_if_raised(spec, rule, r)
@@ -70,13 +71,14 @@ def judge(spec: SuiteSpec, result, params: dict, skip: dict[str, str], unique_fa
             if rule.rule in unique_failing:  # the month-wide mask against GX's month-wide count
                 gx_count, count = res.get("unexpected_count"), len(unique_failing[rule.rule])
                 if gx_count is not None and gx_count != count:
-                    raise masks.EngineMismatchError(
-                        f"{spec.name}: rule {rule.rule}: GX counts {gx_count} unexpected rows, Arrow mask {count}")
+                    raise masks.EngineMismatchError(f"{spec.name}: rule {rule.rule}: GX counts {gx_count} "
+                                                    f"unexpected rows, Arrow mask {count}")
         elif not r.success:
             msg, observed, expected = gates.describe(rule, res, params)
             if rule.severity == "stop":
                 verdict.stop_reasons.append(msg)
-                verdict.gates.append(GateOutcome(rule.rule, "stop", "failed", msg, rule.type, observed, expected))
+                verdict.gates.append(
+                    GateOutcome(rule.rule, "stop", "failed", msg, rule.type, observed, expected))
             else:
                 verdict.warnings.append(msg)
         elif rule.severity == "stop":
@@ -93,7 +95,8 @@ def summary(spec: SuiteSpec, result, params: dict, skip: dict[str, str]) -> dict
             "rule": meta["rule"],
             "severity": meta["severity"],
             "expectation": r.expectation_config.type,
-            "column": kw.get("column") or (f"{kw.get('column_A')},{kw.get('column_B')}" if "column_A" in kw else None),
+            "column": kw.get("column")
+            or (f"{kw.get('column_A')},{kw.get('column_B')}" if "column_A" in kw else None),
             "success": bool(r.success),
         }
         res = r.result or {}
@@ -101,7 +104,8 @@ def summary(spec: SuiteSpec, result, params: dict, skip: dict[str, str]) -> dict
             if k in res:
                 # percentages rounded: a long float's digits are noise in the manifest (and look like ids)
                 entry[k] = round(res[k], 4) if isinstance(res[k], float) else res[k]
-        if "observed_value" in res and r.expectation_config.type != "expect_table_columns_to_match_ordered_list":
+        column_list = r.expectation_config.type == "expect_table_columns_to_match_ordered_list"
+        if "observed_value" in res and not column_list:
             entry["observed_value"] = gates._jsonable(res["observed_value"])
         per.append(entry)
     stats = dict(result.statistics)

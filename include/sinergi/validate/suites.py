@@ -177,9 +177,10 @@ def _check_references(dataset: str, rules: list[Rule], source: str) -> None:
                              f"{want} (datasets.yaml {dataset}.references.{column} -> {target})")
     for r in rules:
         refs = [p for p in r.parameters() if p.startswith("ref_")]
-        if (r.rule.startswith(REFERENCE_PREFIX) or refs) and r.rule.removeprefix(REFERENCE_PREFIX) not in declared:
-            raise SuiteError(f"{source}: rule {r.rule!r} checks a reference that datasets.yaml does not declare "
-                             f"for {dataset} (declared: {declared or 'none'}); declare it there")
+        is_reference = r.rule.startswith(REFERENCE_PREFIX) or refs
+        if is_reference and r.rule.removeprefix(REFERENCE_PREFIX) not in declared:
+            raise SuiteError(f"{source}: rule {r.rule!r} checks a reference that datasets.yaml does not "
+                             f"declare for {dataset} (declared: {declared or 'none'}); declare it there")
 
 
 @cache
