@@ -56,10 +56,10 @@ INNER_HOOKS = [
     ("sinergi.extract.landing", "land", "landing"),
     ("sinergi.extract.core", "canonicalise", "parse+normalise (canonicalise)"),
     ("sinergi.validate.derive", "add_helpers", "helper columns"),
-    ("sinergi.validate.engine", "run_gx", "GX"),
-    ("sinergi.validate.engine", "build_docs", "Data Docs"),
-    ("sinergi.validate.engine", "to_gx_frame", "pandas frames"),
-    ("sinergi.validate.engine", "_duplicates", "month-wide copies"),
+    ("sinergi.validate.gx", "run_gx", "GX"),
+    ("sinergi.validate.gx", "build_docs", "Data Docs"),
+    ("sinergi.validate.gx", "to_gx_frame", "pandas frames"),
+    ("sinergi.validate.monthwide", "duplicates", "month-wide copies"),
     ("sinergi.validate.masks", "unexpected_mask", "Arrow masks"),
     ("sinergi.validate", "write_quarantine", "quarantine write"),
     ("sinergi.policy", "tokenise", "tokens"),
@@ -126,9 +126,9 @@ def warm_imports() -> float:
     import sinergi.policy  # noqa: F401
     import sinergi.publish  # noqa: F401
     import sinergi.validate  # noqa: F401
-    from sinergi.validate import engine
+    from sinergi.validate import gx
 
-    engine._gx()
+    gx.load()
     return time.perf_counter() - t0
 
 

@@ -73,7 +73,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
 
-    from sinergi.validate import derive, engine, gates, suites, validate
+    from sinergi.months import Month
+    from sinergi.validate import derive, gates, gx, suites, validate
 
     with tempfile.TemporaryDirectory(prefix="bench-validate-") as tmpd:
         (table, source), gen_s, _ = _timed(lambda: load_sim(args.rows, Path(tmpd)) if args.source == "sim" else load_synth(args.rows))
@@ -88,7 +89,7 @@ def main() -> None:
     validate(table.slice(0, 2000), "placements", MONTH, "warm", references=refs, history=[2000] * 3)
 
     spec = suites.load("placements")
-    work = derive.add_helpers(table, spec.derived, "placement_id", month_end=gates.month_bounds(MONTH)[1])
+    work = derive.add_helpers(table, spec.derived, "placement_id", month_end=Month.parse(MONTH).last_day)
     params, skip = gates.resolve(spec, MONTH, refs, history)
     df = work.to_pandas()
     del work
@@ -98,9 +99,9 @@ def main() -> None:
         res, w, c = _timed(lambda: validate(table, "placements", MONTH, "bench", references=refs, history=history))
         best["validate"] = min(best.get("validate", (w, c)), (w, c))
         # BASIC exactly as validate() asks for it (no sample values), and BOOLEAN_ONLY
-        for fmt, rf in (("BASIC", engine.RESULT_FORMAT), ("BOOLEAN_ONLY", {"result_format": "BOOLEAN_ONLY"})):
-            _, w, c = _timed(lambda rf=rf: engine.run_gx(spec, df, params, set(skip), run_id="gx", month=MONTH,
-                                                        result_format=rf))
+        for fmt, rf in (("BASIC", gx.RESULT_FORMAT), ("BOOLEAN_ONLY", {"result_format": "BOOLEAN_ONLY"})):
+            _, w, c = _timed(lambda rf=rf: gx.run_gx(spec, df, params, set(skip), run_id="gx", month=MONTH,
+                                                    result_format=rf))
             best[fmt] = min(best.get(fmt, (w, c)), (w, c))
     per_m = 1_000_000 / n
     v_w, v_c = best["validate"]

@@ -252,7 +252,7 @@ def validate_step(ref: dict, ctx: RunContext) -> dict:
             ids = pq.read_table(extracted, columns=[rid]).column(rid)
             _put_json(ctx.store, STAGING_BUCKET, f"_refs/{dataset}/{month}.json", sorted(set(ids.drop_null().to_pylist())))
             del ids
-        docs_dir = ctx.home / "data-docs"  # GX builds <dataset>/<month>/<run>/index.html below it
+        docs_dir = ctx.home  # sites at layout.local_data_docs_dir: data-docs/<dataset>/<month>/<run>/
         res = validate(
             ParquetSource(extracted), dataset, month, run_id,
             references=_references(ctx, dataset, month), history=_history(ctx, dataset, month), docs_dir=docs_dir,

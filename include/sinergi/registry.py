@@ -1,8 +1,10 @@
 """The dataset registry (config/datasets.yaml), loaded into typed, immutable objects.
 
 Every other module asks the registry what a dataset looks like: extraction (headers, normalisers),
-validation (suite name, required columns, vocabularies), the sharing policy (column roles), the
-publisher (Arrow schema, descriptions) and the data dictionary.
+validation (suite name, required columns, vocabularies, date semantics, references), the sharing
+policy (column roles), the publisher (Arrow schema, descriptions), the data dictionary and the
+simulator. The file is checked when it is loaded; every error names the key path
+(``datasets.yaml: placements.date_order[1]: no column 'x'``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from importlib import resources
 
 import yaml
 
+from sinergi.errors import ConfigError
+
 # the C loader parses the registry ~10x faster (DAG files read it at parse time)
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -23,8 +27,15 @@ DERIVATIONS = ("bps_code", "province_code", "kecamatan_code", "country_name")
 SCHEMA_VERSION = 1
 
 
-class RegistryError(ValueError):
-    """The dataset registry is malformed (raised at load time, naming the dataset and column)."""
+#: Keys a dataset / a column may have (a misspelt key would otherwise be silently ignored).
+DATASET_KEYS = frozenset({"scope", "source", "record_id", "person_key", "suite", "references", "workplan",
+                          "en", "id", "counting_basis", "columns", "date_order", "event_date", "snapshot"})
+COLUMN_KEYS = frozenset({"name", "type", "role", "en", "id", "headers", "normalise", "derive", "required",
+                         "future_allowed"})
+
+
+class RegistryError(ConfigError):
+    """The dataset registry is malformed (raised at load time, naming the key path)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,8 @@ class Column:
     derive_from: str | None = None
     derive_via: str | None = None
     required: bool = False
+    #: a date that may lie after the month being processed (a validity horizon, a planned end)
+    future_allowed: bool = False
 
     @property
     def arrow_type(self):
@@ -80,6 +93,12 @@ class Dataset:
     person_key: str | None = None
     workplan: tuple[str, ...] = ()
     references: dict[str, str] = field(default_factory=dict)  # column -> referenced dataset
+    #: date columns in process order (each must not be after the next)
+    date_order: tuple[str, ...] = ()
+    #: the date of the event a row records (age is computed at it; the freshness gate watches it)
+    event_date: str | None = None
+    #: a register (standing entities, not events of the month): no freshness gate
+    snapshot: bool = False
     partition: tuple[str, ...] = field(default=("year", "month"))
 
     def column(self, name: str) -> Column:
@@ -119,8 +138,11 @@ class Dataset:
         )
 
 
-def _column(dataset: str, raw: dict) -> Column:
-    where = f"datasets.yaml: {dataset}.columns[{raw.get('name', '?')}]"
+def _column(dataset: str, i: int, raw: dict) -> Column:
+    where = f"datasets.yaml: {dataset}.columns[{raw.get('name', i)}]"
+    unknown = sorted(set(raw) - COLUMN_KEYS, key=str)
+    if unknown:
+        raise RegistryError(f"{where}: unknown key(s) {unknown} (a value with ', ' needs quotes)")
     for key in ("name", "type", "role", "en", "id"):
         if key not in raw:
             raise RegistryError(f"{where}: missing key {key!r}")
@@ -135,6 +157,11 @@ def _column(dataset: str, raw: dict) -> Column:
         raise RegistryError(f"{where}: a source column needs 'headers'")
     if not re.fullmatch(r"[a-z][a-z0-9_]*", raw["name"]):
         raise RegistryError(f"{where}.name: canonical names are snake_case")
+    for flag in ("required", "future_allowed"):
+        if not isinstance(raw.get(flag, False), bool):
+            raise RegistryError(f"{where}.{flag}: must be true or false, got {raw[flag]!r}")
+    if raw.get("future_allowed") and raw["type"] != "date":
+        raise RegistryError(f"{where}.future_allowed: only a date column can be allowed in the future")
     return Column(
         name=raw["name"],
         type=raw["type"],
@@ -145,24 +172,59 @@ def _column(dataset: str, raw: dict) -> Column:
         normalise=raw.get("normalise"),
         derive_from=derive.get("from"),
         derive_via=derive.get("via"),
-        required=bool(raw.get("required", False)),
+        required=raw.get("required", False),
+        future_allowed=raw.get("future_allowed", False),
     )
 
 
+def _date_column(where: str, value, types: dict[str, str]) -> str:
+    if value not in types:
+        raise RegistryError(f"{where}: no column {value!r}")
+    if types[value] != "date":
+        raise RegistryError(f"{where}: column {value!r} is a {types[value]}, not a date")
+    return value
+
+
 def _dataset(name: str, raw: dict) -> Dataset:
-    columns = tuple(_column(name, c) for c in raw["columns"])
+    where = f"datasets.yaml: {name}"
+    if not isinstance(raw, dict):
+        raise RegistryError(f"{where}: expected a mapping of dataset keys")
+    unknown = sorted(set(raw) - DATASET_KEYS, key=str)
+    if unknown:
+        raise RegistryError(f"{where}: unknown key(s) {unknown}; known: {sorted(DATASET_KEYS)}")
+    for key in ("scope", "source", "record_id", "suite", "en", "id", "counting_basis", "columns"):
+        if key not in raw:
+            raise RegistryError(f"{where}: missing key {key!r}")
+    columns = tuple(_column(name, i, c) for i, c in enumerate(raw["columns"]))
     names = [c.name for c in columns]
+    types = {c.name: c.type for c in columns}
     if len(set(names)) != len(names):
-        raise RegistryError(f"datasets.yaml: {name}: duplicate column names")
+        raise RegistryError(f"{where}: duplicate column names")
     for c in columns:
         if c.derive_from and c.derive_from not in names:
-            raise RegistryError(f"datasets.yaml: {name}.columns[{c.name}].derive.from: no column {c.derive_from!r}")
+            raise RegistryError(f"{where}.columns[{c.name}].derive.from: no column {c.derive_from!r}")
     if raw["record_id"] not in names:
-        raise RegistryError(f"datasets.yaml: {name}.record_id: no column {raw['record_id']!r}")
+        raise RegistryError(f"{where}.record_id: no column {raw['record_id']!r}")
     references = dict(raw.get("references") or {})
-    for column in references:
+    for column, target in references.items():
         if column not in names:
-            raise RegistryError(f"datasets.yaml: {name}.references: no column {column!r}")
+            raise RegistryError(f"{where}.references.{column}: no column {column!r}")
+        if column == raw["record_id"]:
+            raise RegistryError(f"{where}.references.{column}: the record id cannot reference another "
+                                "dataset")
+        if not isinstance(target, str):
+            raise RegistryError(f"{where}.references.{column}: expected a dataset name, got {target!r}")
+    order = raw.get("date_order") or []
+    if not isinstance(order, list):
+        raise RegistryError(f"{where}.date_order: expected a list of date columns")
+    date_order = tuple(_date_column(f"{where}.date_order[{i}]", c, types) for i, c in enumerate(order))
+    if len(set(date_order)) != len(date_order):
+        raise RegistryError(f"{where}.date_order: a column is listed twice")
+    event_date = raw.get("event_date")
+    if event_date is not None:
+        _date_column(f"{where}.event_date", event_date, types)
+    if not isinstance(raw.get("snapshot", False), bool):
+        raise RegistryError(f"{where}.snapshot: must be true or false, got {raw['snapshot']!r}")
     src = raw["source"]
     return Dataset(
         name=name,
@@ -182,14 +244,48 @@ def _dataset(name: str, raw: dict) -> Dataset:
         counting_basis=raw["counting_basis"],
         workplan=tuple(raw.get("workplan", ())),
         references=references,
+        date_order=date_order,
+        event_date=event_date,
+        snapshot=raw.get("snapshot", False),
         columns=columns,
     )
 
 
+def _check_references(found: dict[str, Dataset]) -> None:
+    """Every referenced dataset exists, and no dataset depends on itself (directly or not)."""
+    for ds in found.values():
+        for column, target in ds.references.items():
+            if target not in found:
+                raise RegistryError(f"datasets.yaml: {ds.name}.references.{column}: no dataset {target!r}")
+    state: dict[str, str] = {}
+
+    def visit(n: str, path: tuple[str, ...]) -> None:
+        if state.get(n) == "done":
+            return
+        if state.get(n) == "open":
+            raise RegistryError(f"datasets.yaml: references form a cycle: {' -> '.join((*path, n))}")
+        state[n] = "open"
+        for target in found[n].references.values():
+            visit(target, (*path, n))
+        state[n] = "done"
+
+    for n in found:
+        visit(n, ())
+
+
+def load(text: str) -> dict[str, Dataset]:
+    """Parse and check a registry document (the text of datasets.yaml)."""
+    raw = yaml.load(text, Loader=_YAML_LOADER)
+    if not isinstance(raw, dict):
+        raise RegistryError("datasets.yaml: expected a mapping of dataset names")
+    found = {name: _dataset(name, value) for name, value in raw.items()}
+    _check_references(found)
+    return found
+
+
 @cache
 def datasets() -> dict[str, Dataset]:
-    text = resources.files("sinergi.config").joinpath("datasets.yaml").read_text(encoding="utf-8")
-    return {name: _dataset(name, raw) for name, raw in yaml.load(text, Loader=_YAML_LOADER).items()}
+    return load(resources.files("sinergi.config").joinpath("datasets.yaml").read_text(encoding="utf-8"))
 
 
 def get(name: str) -> Dataset:

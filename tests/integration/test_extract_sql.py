@@ -19,16 +19,19 @@ import pytest
 import sqlalchemy as sa
 
 from sinergi import regions, registry, vocab
+from sinergi.errors import TransientError, is_permanent
 from sinergi.extract import (
     ExtractError,
     MissingColumnError,
     SourceConfig,
     SourceNotFoundError,
+    SourceUnavailableError,
     UnreadableSourceError,
     extract,
     iter_extract,
     output_schema,
 )
+from sinergi.extract.sql import pull_month
 from sinergi.layout import LANDING_BUCKET
 from support import db_reachable
 
@@ -258,11 +261,54 @@ def test_invalid_url(tmp_path):
         extract("trainings", MONTH, SourceConfig(tmp_path, "nosuchdialect://x/y"))
 
 
-def test_unreachable_database(tmp_path):
+def test_unreachable_database_is_transient(tmp_path):
+    """A database that does not answer is retried later (TransientError), not failed as a bad source."""
     cfg = SourceConfig(tmp_path, "postgresql+psycopg2://postgres@127.0.0.1:1/none")
-    with pytest.raises(UnreadableSourceError, match="cannot connect") as err:
+    with pytest.raises(SourceUnavailableError, match="cannot connect") as err:
         extract("trainings", MONTH, cfg)
-    assert isinstance(err.value, ExtractError)
+    assert isinstance(err.value, TransientError) and not is_permanent(err.value)
+    assert "db:pelatihan" in str(err.value) and "127.0.0.1:1" in str(err.value)
+
+
+def test_bad_source_errors_stay_permanent(tmp_path):
+    with pytest.raises(UnreadableSourceError) as err:
+        extract("trainings", MONTH, SourceConfig(tmp_path, "nosuchdialect://x/y"))
+    assert is_permanent(err.value)
+    with pytest.raises(SourceNotFoundError) as err:  # an empty database: the table is missing
+        extract("trainings", MONTH, SourceConfig(tmp_path, f"sqlite:///{tmp_path / 'empty.sqlite'}"))
+    assert isinstance(err.value, ExtractError) and is_permanent(err.value)
+
+
+@pytest.mark.postgres
+def test_connection_lost_during_the_pull_is_transient(tmp_path):
+    """The server ends the session while the month's rows are being read (a restart, a failover):
+    the pull is retried, not failed as an unreadable source."""
+    if not db_reachable(PG_ADMIN):
+        pytest.fail(f"postgres not reachable at {PG_ADMIN}: start it (.ci/run does)")
+    tag = f"sx_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f"CREATE SCHEMA {tag}"))
+    engine = sa.create_engine(f"{PG_ADMIN}?options=-csearch_path%3D{tag}")
+    try:
+        ds = registry.get("trainings")
+        populate(engine.url.render_as_string(hide_password=False), ds)
+
+        @sa.event.listens_for(engine, "before_cursor_execute")
+        def kill_own_session(conn, cursor, statement, *args):
+            if "FROM pelatihan" in statement:  # the month's query, after the table was reflected
+                pid = conn.connection.dbapi_connection.get_backend_pid()
+                with admin.connect() as c:
+                    c.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+        with pytest.raises(SourceUnavailableError, match="lost the connection") as err:
+            pull_month(ds, MONTH, engine, tmp_path / "pull.parquet")
+        assert not is_permanent(err.value)
+    finally:
+        engine.dispose()
+        with admin.connect() as c:
+            c.execute(sa.text(f"DROP SCHEMA {tag} CASCADE"))
+        admin.dispose()
 
 
 @pytest.mark.slow

@@ -19,12 +19,13 @@ from test_validate_synth import canonical_table, ref_ids, set_value
 
 from sinergi import registry, vocab
 from sinergi.chunks import ParquetSource, TableSource
+from sinergi.errors import DatasetStopped, ReconciliationError
+from sinergi.months import Month
 from sinergi.validate import (
-    BatchGateError,
-    ReconciliationError,
     SuiteError,
     ValidationResult,
     engine,
+    gx,
     suites,
     upload_docs,
     validate,
@@ -73,6 +74,43 @@ def test_suite_meta_is_checked():
     raw["expectations"][0]["meta"]["severity"] = "quarantine"  # a table-level rule cannot quarantine rows
     with pytest.raises(SuiteError, match="row-level"):
         suites.parse("complaints", raw)
+
+
+def test_suites_and_registry_agree_on_references():
+    """References are declared once (datasets.yaml): every declared reference has its rule in the
+    committed suite, checking the column against the referenced dataset's ids, and no suite checks
+    a reference the registry does not declare."""
+    declared, checked = set(), set()
+    for name in registry.names():
+        declared |= {(name, column, target) for column, target in registry.get(name).references.items()}
+        raw = json.loads(suites.suite_path(name).read_text())
+        for e in raw["expectations"]:
+            value_set = e["kwargs"].get("value_set")
+            param = value_set.get("$PARAMETER", "") if isinstance(value_set, dict) else ""
+            if e["meta"]["rule"].startswith("reference:") or param.startswith("ref_"):
+                assert e["meta"]["rule"] == f"reference:{e['kwargs']['column']}", e["meta"]["rule"]
+                checked.add((name, e["kwargs"]["column"], param.removeprefix("ref_")))
+    assert ("placements", "job_order_id", "job_orders") in declared
+    assert checked == declared
+
+
+def test_a_suite_that_diverges_from_the_registry_references_is_refused():
+    raw = copy.deepcopy(suites.load("placements").raw)
+    raw["expectations"] = [e for e in raw["expectations"] if e["meta"]["rule"] != "reference:job_order_id"]
+    with pytest.raises(SuiteError, match="declares placements.references.job_order_id -> job_orders"):
+        suites.parse("placements", raw, "placements.json")
+    raw = copy.deepcopy(suites.load("placements").raw)
+    rule = next(e for e in raw["expectations"] if e["meta"]["rule"] == "reference:job_order_id")
+    rule["kwargs"]["value_set"] = {"$PARAMETER": "ref_p3mi"}
+    with pytest.raises(SuiteError, match="must be expect_column_values_to_be_in_set"):
+        suites.parse("placements", raw, "placements.json")
+    raw = copy.deepcopy(suites.load("cpmi_registrations").raw)
+    raw["expectations"].append({
+        "type": "expect_column_values_to_be_in_set",
+        "kwargs": {"column": "registration_id", "value_set": {"$PARAMETER": "ref_initial_registrations"}},
+        "meta": {"rule": "reference:registration_id", "severity": "quarantine", "why": "x" * 40}})
+    with pytest.raises(SuiteError, match="does not declare"):
+        suites.parse("cpmi_registrations", raw, "cpmi_registrations.json")
 
 
 # ------------------------------------------------------------------------------------------- clean
@@ -160,10 +198,10 @@ def test_arrow_masks_agree_with_gx_complete_index_lists():
     spec = suites.load("placements")
     from sinergi.validate import derive, gates, masks
 
-    work = derive.add_helpers(t, spec.derived, "placement_id", month_end=gates.month_bounds(MONTH)[1])
+    work = derive.add_helpers(t, spec.derived, "placement_id", month_end=Month.parse(MONTH).last_day)
     params, skip = gates.resolve(spec, MONTH, REFS, [400] * 3)
     df = work.to_pandas()
-    result, _ = engine.run_gx(spec, df, params, set(skip), run_id="x", month=MONTH,
+    result, _ = gx.run_gx(spec, df, params, set(skip), run_id="x", month=MONTH,
                               result_format={"result_format": "COMPLETE"})
     checked = 0
     for r in result.results:
@@ -187,6 +225,20 @@ def test_reference_rules_skipped_with_a_warning_when_no_ids_given():
     assert {"rule": "reference:p3mi_id", "reason": "reference:p3mi_id skipped: no valid p3mi ids passed in references"} in res.summary["skipped"]
 
 
+def test_placements_job_order_reference_is_checked():
+    """datasets.yaml declares placements.job_order_id -> job_orders: the ids passed are checked (they
+    used to be loaded and thrown away), and without them the rule is skipped with a warning."""
+    t = canonical_table("placements", 60, MONTH)
+    t = set_value(t, "job_order_id", 4, "JO-999")
+    refs = {**REFS, "job_orders": ref_ids("job_orders")}
+    res = validate(t, "placements", MONTH, "jo", references=refs)
+    assert res.counts["by_rule"] == {"reference:job_order_id": 1}
+    assert _rules_of(res, "job_order_id", "JO-999") == [["reference:job_order_id"]]
+    res = validate(t, "placements", MONTH, "jo", references=REFS)
+    assert res.counts["quarantined"] == 0
+    assert any("reference:job_order_id skipped: no valid job_orders ids passed" in w for w in res.warnings)
+
+
 def test_severity_is_configuration_warn_logs_instead_of_quarantining():
     raw = copy.deepcopy(suites.load("placements").raw)
     for e in raw["expectations"]:
@@ -206,7 +258,7 @@ def test_volume_gate_trips_with_a_readable_message_and_skips_without_history():
     assert res.stopped
     msg = next(m for m in res.stop_reasons if m.startswith("volume"))
     assert "observed 100" in msg and "min_value" in msg
-    with pytest.raises(BatchGateError, match="volume"):
+    with pytest.raises(DatasetStopped, match="volume"):
         res.raise_if_stopped()
     assert res.counts["valid"] == 100  # a stopped dataset still reconciles; it just does not publish
     res = validate(t, "returns", MONTH, "v", references=REFS, history=[90, 110])
@@ -359,3 +411,16 @@ def test_chunked_null_rate_gate_sums_the_chunks():
     assert res.stopped
     assert any(m.startswith("null_rate:channel") and "34 unexpected rows = 34.00%" in m for m in res.stop_reasons)
     assert res.counts["by_rule"]["required:channel"] == 34
+
+
+def test_validate_marks_its_timing_stages(tmp_path):
+    """The benchmarks read where validation's time goes from sinergi.timing stages."""
+    from sinergi import timing
+
+    t, _ = _placements_with_defects()
+    with timing.recording() as rec:
+        res = validate(TableSource(t, rows=150), "placements", MONTH, "t", references=REFS, history=[400] * 3)
+        write_quarantine(DirStore(tmp_path), res, "placements", MONTH, "t")
+    assert {"GX", "pandas frames", "month-wide copies", "Arrow masks", "helper columns",
+            "quarantine write"} <= set(rec.calls)
+    assert rec.calls["GX"] == 4 and rec.calls["helper columns"] == 3  # 3 chunks, then the month frame once

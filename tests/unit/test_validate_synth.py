@@ -14,25 +14,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sinergi import regions, registry, vocab
-from sinergi.validate.suites import DATE_ORDER
+from sinergi.months import Month
 
 #: Id pools of the reference datasets; referencing datasets draw from these.
-REF_POOLS = {"p3mi": ("P3MI", 60), "health_facilities": ("FASKES", 25), "training_institutions": ("LPK", 30)}
-_REF_COLUMN = {"p3mi_id": "p3mi", "facility_id": "health_facilities", "institution_id": "training_institutions"}
-#: Date columns in chronological order per dataset (the suites' date-order rules).
-_CHRONO = DATE_ORDER
+REF_POOLS = {"p3mi": ("P3MI", 60), "health_facilities": ("FASKES", 25), "training_institutions": ("LPK", 30),
+             "job_orders": ("JO", 40)}
 _FUTURE_OK = {"valid_until", "license_valid_until"}
 
 
 def ref_ids(dataset: str) -> set[str]:
     prefix, n = REF_POOLS[dataset]
     return {f"{prefix}-{i:03d}" for i in range(n)}
-
-
-def month_bounds(month: str) -> tuple[dt.date, dt.date]:
-    first = dt.date.fromisoformat(month + "-01")
-    nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return first, nxt - dt.timedelta(days=1)
 
 
 def _days(base: dt.date, offsets: np.ndarray) -> pa.Array:
@@ -43,12 +35,12 @@ def _days(base: dt.date, offsets: np.ndarray) -> pa.Array:
 def canonical_table(dataset: str, n: int, month: str = "2026-10", seed: int = 0) -> pa.Table:
     ds = registry.get(dataset)
     rng = np.random.default_rng(seed)
-    first, last = month_bounds(month)
+    first, last = Month.parse(month).bounds
     span = (last - first).days
     cols: dict[str, pa.Array] = {}
 
     # event dates: a chronological chain ending inside the month
-    chain = _CHRONO.get(dataset, [])
+    chain = list(ds.date_order)
     event_off = rng.integers(0, span + 1, n)  # offset of the latest chained date within the month
     gaps = rng.integers(0, 20, (len(chain), n))
     for k, col in enumerate(chain):
@@ -100,8 +92,8 @@ def canonical_table(dataset: str, n: int, month: str = "2026-10", seed: int = 0)
         elif name == ds.record_id:
             tag = dataset[:3].upper()
             arr = pa.array([f"{tag}{month.replace('-', '')}{i:07d}" for i in range(n)])
-        elif name in _REF_COLUMN:
-            prefix, pool = REF_POOLS[_REF_COLUMN[name]]
+        elif name in ds.references:
+            prefix, pool = REF_POOLS[ds.references[name]]
             arr = pa.array(np.char.add(prefix + "-", np.char.zfill(rng.integers(0, pool, n).astype(str), 3)))
         elif name == "nik":
             arr = pa.array(nik)

@@ -11,12 +11,14 @@ from sinergi.extract.errors import (
     MissingColumnError,
     SourceEncodingError,
     SourceNotFoundError,
+    SourceUnavailableError,
     UnreadableSourceError,
 )
 from sinergi.extract.sources import SourceConfig
 
 __all__ = [
     "ExtractError", "ExtractResult", "LandingConflictError", "MissingColumnError", "SourceConfig",
-    "SourceEncodingError", "SourceNotFoundError", "UnreadableSourceError", "canonicalise", "extract",
+    "SourceEncodingError", "SourceNotFoundError", "SourceUnavailableError", "UnreadableSourceError",
+    "canonicalise", "extract",
     "iter_extract", "output_schema",
 ]

@@ -1,11 +1,19 @@
 """Extraction errors a data engineer can act on: each message names the source (file or table), the
-column where relevant, and what was expected. All derive from ``ExtractError``."""
+column where relevant, and what was expected.
+
+Every class but one is an :class:`ExtractError`, a :class:`~sinergi.errors.PermanentError`: the export
+or the table is missing, malformed or changed, and retrying the same run cannot help. A source
+database that cannot be reached is :class:`SourceUnavailableError`, a
+:class:`~sinergi.errors.TransientError`: the task is retried with backoff.
+"""
 
 from __future__ import annotations
 
+from sinergi.errors import PermanentError, TransientError
 
-class ExtractError(Exception):
-    """Base class: the extract of one dataset and month cannot proceed."""
+
+class ExtractError(PermanentError):
+    """Base class: the extract of one dataset and month cannot proceed (fix the source, then re-run)."""
 
 
 class SourceNotFoundError(ExtractError, FileNotFoundError):
@@ -22,7 +30,8 @@ class MissingColumnError(ExtractError):
 
 
 class UnreadableSourceError(ExtractError):
-    """The source exists but cannot be read: corrupt XLSX/JSON, not a table, database unreachable."""
+    """The source exists but cannot be read: corrupt XLSX/JSON, not a table, an invalid database URL,
+    a query the database refuses."""
 
 
 class SourceEncodingError(UnreadableSourceError):
@@ -31,3 +40,7 @@ class SourceEncodingError(UnreadableSourceError):
 
 class LandingConflictError(ExtractError):
     """The landing key of this run already holds different bytes (the source changed during a retry)."""
+
+
+class SourceUnavailableError(TransientError):
+    """The source database cannot be reached now (refused, timed out, connection lost): retried."""

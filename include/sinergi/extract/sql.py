@@ -18,30 +18,24 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from sinergi.extract.errors import MissingColumnError, SourceNotFoundError, UnreadableSourceError
+from sinergi.extract.errors import (
+    MissingColumnError,
+    SourceNotFoundError,
+    SourceUnavailableError,
+    UnreadableSourceError,
+)
 from sinergi.extract.files import RawStream, cell_text, filter_rows
 from sinergi.extract.headers import SQL_BOOKKEEPING, header_key, map_headers
-from sinergi.extract.sources import check_month
+from sinergi.months import JAKARTA, Month
 from sinergi.registry import Dataset
 
-JAKARTA = ZoneInfo("Asia/Jakarta")
 DEFAULT_CHUNK_ROWS = 10_000
-
-
-def month_bounds(month: str, aware: bool) -> tuple[datetime, datetime]:
-    y, m = check_month(month)
-    start = datetime(y, m, 1)
-    end = datetime(y + (m == 12), m % 12 + 1, 1)
-    if aware:
-        return start.replace(tzinfo=JAKARTA), end.replace(tzinfo=JAKARTA)
-    return start, end
 
 
 def _text(value: object) -> str | None:
@@ -65,9 +59,15 @@ def _redact(url: str) -> str:
         return "<db>"
 
 
+def _connection_lost(exc: sa.exc.SQLAlchemyError) -> bool:
+    """A database error that says the server went away (not that the query or the data is wrong)."""
+    return isinstance(exc, sa.exc.TimeoutError | sa.exc.DisconnectionError) or (
+        isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated)
+
+
 def pull_month(
     dataset: Dataset,
-    month: str,
+    month: Month | str,
     url: str | sa.Engine,
     out_path: Path,
     *,
@@ -75,7 +75,12 @@ def pull_month(
     schema: str | None = None,
 ) -> dict:
     """Stream the month's rows of ``dataset``'s table into a Parquet file at ``out_path`` (all
-    columns of the table, as text). Returns ``{rows, columns, source, filter}``."""
+    columns of the table, as text). Returns ``{rows, columns, source, filter}``.
+
+    A database that cannot be reached (or drops the connection) raises the transient
+    ``SourceUnavailableError``; a missing table or column, an invalid URL or a refused query raise
+    permanent ``ExtractError``s."""
+    month = Month.of(month)
     table_name = dataset.source.table
     source = f"db:{table_name}"
     try:
@@ -90,8 +95,9 @@ def pull_month(
                 f"{source}: table {table_name!r} not found in {_redact(str(engine.url))}"
                 + (f" (schema {schema!r})" if schema else "")
             ) from None
-        except sa.exc.OperationalError as exc:
-            raise UnreadableSourceError(f"{source}: cannot connect to {_redact(str(engine.url))}: {exc.orig}") from exc
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+            raise SourceUnavailableError(f"{source}: cannot connect to {_redact(str(engine.url))} "
+                                         f"(retried later): {getattr(exc, 'orig', exc)}") from exc
         cols = {c.name.lower(): c for c in table.columns}
         stamps = [cols[n] for n in ("updated_at", "created_at") if n in cols]
         if not stamps:
@@ -101,7 +107,7 @@ def pull_month(
                 source=source, columns=("updated_at",),
             )
         aware = any(getattr(c.type, "timezone", False) for c in stamps)
-        start, end = month_bounds(month, aware)
+        start, end = month.interval(aware)
         stamp = sa.func.coalesce(*stamps) if len(stamps) > 1 else stamps[0]
         order = list(table.primary_key.columns) or [table.columns[0]]
         stmt = sa.select(table).where(stamp >= start, stamp < end).order_by(*order)
@@ -118,6 +124,9 @@ def pull_month(
         return {"rows": rows, "columns": names, "source": source,
                 "filter": f"coalesce({', '.join(c.name for c in stamps)}) in [{start.isoformat()}, {end.isoformat()})"}
     except sa.exc.SQLAlchemyError as exc:
+        if _connection_lost(exc):
+            raise SourceUnavailableError(f"{source}: lost the connection to {_redact(str(engine.url))} "
+                                         f"(retried later): {exc}") from exc
         raise UnreadableSourceError(f"{source}: query failed on {_redact(str(engine.url))}: {exc}") from exc
     finally:
         if not isinstance(url, sa.Engine):
@@ -156,4 +165,4 @@ def temp_parquet_path(prefix: str) -> Path:
     return Path(name)
 
 
-__all__ = ["pull_month", "open_pulled", "month_bounds", "make_engine", "header_key", "JAKARTA"]
+__all__ = ["pull_month", "open_pulled", "make_engine", "header_key"]

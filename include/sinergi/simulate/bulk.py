@@ -59,6 +59,7 @@ def write_placements_csv(path, rows: int, month: str = "2025-07", seed: int = 42
     ``ledger_path`` (default: ``_defects.jsonl`` beside ``path``). Rows are generated in chunks of
     ``CHUNK`` (memory stays flat); NIKs are unique within a chunk. Returns counts.
     """
+    M.parse_month(month)  # strict YYYY-MM before anything is written
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n_total = int(rows)

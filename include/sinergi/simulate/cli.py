@@ -1,4 +1,6 @@
-"""``sinergi simulate``: the argparse subcommand (the lead's CLI calls ``register`` and ``run``).
+"""Generate synthetic source data: SISKOP2MI exports, dinas files and the Disnaker database.
+
+The ``sinergi simulate`` subcommand (``sinergi.cli`` adds it through ``register``).
 
 Also runnable on its own: ``python -m sinergi.simulate.cli --month 2025-07 --out .local/exports``.
 """

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sinergi import registry
+from sinergi.months import Month
 
 from . import model as M
 from .defects import Injector, schema_drift
@@ -39,7 +40,8 @@ def default_db_url(out_dir: Path) -> str:
 
 def file_path(out_dir: Path, dataset: str, month: str, ext: str) -> Path:
     src = registry.get(dataset).source
-    return Path(out_dir) / src.system / month / f"{src.file_stem}_{month.replace('-', '')}.{ext}"
+    m = Month.of(month)
+    return Path(out_dir) / src.system / str(m) / f"{src.file_stem}_{m.compact}.{ext}"
 
 
 def simulate(out_dir, month: str = "2025-07", months: int = 1, scale: str | int = "demo", seed: int = 42,

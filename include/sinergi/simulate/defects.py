@@ -4,7 +4,7 @@ Each injected defect becomes exactly one ledger entry (``month, dataset, record_
 detail``; writers add ``file`` and ``source_row``). The pipeline never reads the ledger; tests use it
 to measure what extraction repairs and what validation rejects.
 
-Kinds fall into three classes (the validation engineer codes against these constants):
+Kinds fall into three classes (validation's ledger tests code against these constants):
 
 * ``ROW_DEFECTS`` - the row is wrong and validation must reject it (quarantine);
 * ``REPAIRABLE_DEFECTS`` - the value is spelled differently but losslessly; extraction/normalisation
@@ -47,23 +47,12 @@ DEFECT_KINDS = ROW_DEFECTS | REPAIRABLE_DEFECTS | BATCH_EVENTS
 UNKNOWN_COUNTRIES = ("TAIWAN ROC", "HONGKONG CHINA", "MALAYSIA SABAH", "SAUDI ARABIAH", "JEPANG NIPON",
                      "SINGAPORA", "KOREA SEL")
 IMPOSSIBLE_DATES = ("31/02/{y}", "30/02/{y}", "00/{m}/{y}", "15/13/{y}", "32/{m}/{y}", "31/04/{y}")
-# Date pairs (earlier, later) whose order a defect can break, per dataset.
-ORDERED_DATES = {
-    "placements": ("registration_date", "departure_date"),
-    "returns": ("departure_date", "return_date"),
-    "complaints": ("complaint_date", "resolved_date"),
-    "cpmi_registrations": ("registration_date", "verification_date"),
-    "trainings": ("start_date", "end_date"),
-    "job_orders": ("issued_date", "valid_until"),
-}
-# The event date that a "future" value is put into (the one the month is counted by).
-EVENT_DATE = {
-    "placements": "departure_date", "cpmi_registrations": "registration_date", "returns": "return_date",
-    "complaints": "complaint_date", "p3mi": "license_date", "job_orders": "issued_date",
-    "initial_registrations": "registration_date", "trainings": "start_date", "empowerment": "program_date",
-    "health_checks": "check_date",
-    "stranded_returnees": "received_date",
-}
+# Date pairs (earlier, later) whose order a defect can break, per dataset: the first and the last
+# of the registry's date_order (datasets.yaml).
+ORDERED_DATES = {name: (ds.date_order[0], ds.date_order[-1])
+                 for name, ds in registry.datasets().items() if len(ds.date_order) >= 2}
+# The event date that a "future" value is put into (the registry's event_date).
+EVENT_DATE = {name: ds.event_date for name, ds in registry.datasets().items() if ds.event_date}
 PHONE_COLUMNS = ("phone", "reporter_phone")
 NAME_COLUMNS = ("full_name", "company_name", "institution_name", "facility_name")
 

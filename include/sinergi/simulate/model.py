@@ -16,6 +16,7 @@ from faker.providers.address.id_ID import Provider as _FakerAddress
 from faker.providers.person.id_ID import Provider as _FakerPerson
 
 from sinergi import regions
+from sinergi.months import Month
 
 # --------------------------------------------------------------------------------------------
 # Scales
@@ -141,27 +142,28 @@ def weighted(r: np.random.Generator, weights: dict, size: int) -> np.ndarray:
 EPOCH = np.datetime64("1970-01-01", "D")
 
 
-def parse_month(month: str) -> tuple[int, int]:
-    try:
-        y, m = (int(x) for x in month.split("-"))
-        dt.date(y, m, 1)
-    except Exception:  # noqa: BLE001 - one clear message for any malformed value
-        raise ValueError(f"month must be YYYY-MM, got {month!r}") from None
-    return y, m
+# The simulator keeps months as ``YYYY-MM`` text and days as numpy datetime64[D]; these helpers are
+# thin numpy views of sinergi.months.Month (strict parsing, calendar arithmetic).
 
 
-def month_add(month: str, n: int) -> str:
-    y, m = parse_month(month)
-    k = y * 12 + (m - 1) + n
-    return f"{k // 12:04d}-{k % 12 + 1:02d}"
+def parse_month(month: str | Month) -> tuple[int, int]:
+    """(year, month) of a strict ``YYYY-MM`` (raises sinergi.months.MonthError, a ValueError)."""
+    m = Month.of(month)
+    return m.year, m.month
 
 
-def month_start(month: str) -> np.datetime64:
-    return np.datetime64(f"{month}-01", "D")
+def month_add(month: str | Month, n: int) -> str:
+    return str(Month.of(month).add(n))
 
 
-def month_end(month: str) -> np.datetime64:
-    return month_start(month_add(month, 1)) - np.timedelta64(1, "D")
+@cache
+def month_start(month: str | Month) -> np.datetime64:
+    return np.datetime64(Month.of(month).first_day, "D")
+
+
+@cache
+def month_end(month: str | Month) -> np.datetime64:
+    return np.datetime64(Month.of(month).last_day, "D")
 
 
 def month_of(day: np.datetime64) -> str:

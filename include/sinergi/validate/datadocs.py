@@ -1,5 +1,8 @@
-"""GX Data Docs for one validation run: a local file site in ``docs_dir``, uploaded to the owner-only
-quarantine zone (``sinergi-quarantine/data-docs/<dataset>/<YYYY-MM>/<run_id>/...``).
+"""GX Data Docs for one validation run: a local file site under the local state directory
+(``sinergi.layout.local_data_docs_dir``: ``<home>/data-docs/<dataset>/<YYYY-MM>/<run>/``), uploaded
+to the owner-only quarantine zone (``sinergi.layout.data_docs_prefix``:
+``sinergi-quarantine/data-docs/<dataset>/<YYYY-MM>/<run>/...``). Both file the run by the layout's
+one run-id rule, so callers pass the run id as Airflow gives it.
 
 The run's validation result is stored in the ephemeral context and GX builds the site from it
 (what a Checkpoint's ``UpdateDataDocsAction`` does). One site per dataset/month/run keeps
@@ -11,18 +14,16 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
-from sinergi.layout import QUARANTINE_BUCKET
+from sinergi.layout import QUARANTINE_BUCKET, data_docs_prefix, local_data_docs_dir
+from sinergi.months import Month
 
 SITE = "sinergi_local"
 
 
-def site_dir(docs_dir: Path, dataset: str, month: str, run_id: str) -> Path:
-    return Path(docs_dir) / dataset / month / run_id
-
-
-def build_docs(ctx, suite, result, *, run_id: str, month: str, docs_dir: Path) -> Path:
+def build_docs(ctx, suite, result, *, run_id: str, month: Month | str, docs_dir: Path) -> Path:
     """Store the run's validation result in the (ephemeral) context and let GX build a file Data Docs
-    site from it, as its UpdateDataDocsAction does after a Checkpoint; returns index.html."""
+    site from it, as its UpdateDataDocsAction does after a Checkpoint; returns index.html.
+    ``docs_dir`` is the local state directory the site goes under."""
     import datetime as dt
 
     from great_expectations.core.run_identifier import RunIdentifier
@@ -32,7 +33,8 @@ def build_docs(ctx, suite, result, *, run_id: str, month: str, docs_dir: Path) -
     )
 
     dataset = result.asset_name or suite.name
-    out = site_dir(docs_dir, dataset, month, run_id)
+    month = str(Month.of(month))
+    out = local_data_docs_dir(docs_dir, dataset, month, run_id)
     out.mkdir(parents=True, exist_ok=True)
     ctx.add_data_docs_site(
         site_name=SITE,
@@ -56,15 +58,17 @@ def build_docs(ctx, suite, result, *, run_id: str, month: str, docs_dir: Path) -
     return out / "index.html"
 
 
-def upload_docs(store, local_dir: Path, dataset: str, month: str, run_id: str, bucket: str = QUARANTINE_BUCKET) -> list[str]:
-    """Upload every file of a local Data Docs site; returns the object keys written."""
+def upload_docs(store, local_dir: Path, dataset: str, month: Month | str, run_id: str,
+                bucket: str = QUARANTINE_BUCKET) -> list[str]:
+    """Upload every file of a local Data Docs site (its directory or its index.html); returns the
+    object keys written."""
     local_dir = Path(local_dir)
     if local_dir.is_file():
         local_dir = local_dir.parent
-    prefix = f"data-docs/{dataset}/{month}/{run_id}"
+    prefix = data_docs_prefix(dataset, month, run_id)
     keys = []
     for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
-        key = f"{prefix}/{path.relative_to(local_dir).as_posix()}"
+        key = f"{prefix}{path.relative_to(local_dir).as_posix()}"
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         store.put_bytes(bucket, key, path.read_bytes(), content_type=ctype)
         keys.append(key)

@@ -12,6 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sinergi.timing import stage
+from sinergi.validate.suites import SuiteError
+
 NIK_RE = "^[0-9]{16}$"
 
 
@@ -95,21 +98,22 @@ def add_helpers(table: pa.Table, derived: tuple[dict, ...], record_id: str, mont
                 duplicate: pa.Array | None = None) -> pa.Table:
     """Append the suite's helper columns (in declaration order) to the table. ``duplicate``: the
     ``duplicate_row`` flags when they were decided on more than this table (the whole month)."""
-    for d in derived:
-        fn, args = d["fn"], d.get("args", {})
-        if fn == "nik_part":
-            arr = nik_part(table, **args)
-        elif fn == "birth_sex_code":
-            arr = birth_sex_code(table, **args)
-        elif fn == "age_years":
-            arr = age_years(table, **args)
-        elif fn == "until_month_end":
-            arr = until_month_end(table, args["column"], month_end)
-        elif fn == "duplicate_row":
-            arr = duplicate if duplicate is not None else duplicate_row(table, record_id=record_id)
-        elif fn == "record_id_dedup":
-            arr = record_id_dedup(table, args["column"], table["_duplicate_row"])
-        else:
-            raise ValueError(f"unknown derived-column function {fn!r} for {d['name']!r}")
-        table = table.append_column(d["name"], arr)
-    return table
+    with stage("helper columns"):
+        for d in derived:
+            fn, args = d["fn"], d.get("args", {})
+            if fn == "nik_part":
+                arr = nik_part(table, **args)
+            elif fn == "birth_sex_code":
+                arr = birth_sex_code(table, **args)
+            elif fn == "age_years":
+                arr = age_years(table, **args)
+            elif fn == "until_month_end":
+                arr = until_month_end(table, args["column"], month_end)
+            elif fn == "duplicate_row":
+                arr = duplicate if duplicate is not None else duplicate_row(table, record_id=record_id)
+            elif fn == "record_id_dedup":
+                arr = record_id_dedup(table, args["column"], table["_duplicate_row"])
+            else:
+                raise SuiteError(f"unknown derived-column function {fn!r} for {d['name']!r}")
+            table = table.append_column(d["name"], arr)
+        return table

@@ -10,13 +10,10 @@ import statistics
 from dataclasses import asdict, dataclass, field
 
 from sinergi import regions, registry, vocab
-from sinergi.validate.suites import BOOKKEEPING, Rule, SuiteSpec
+from sinergi.months import Month
+from sinergi.validate.suites import BOOKKEEPING, Rule, SuiteError, SuiteSpec
 
 EARLIEST_DATE = dt.date(1990, 1, 1)
-
-
-class BatchGateError(RuntimeError):
-    """A batch-level rule failed: the dataset does not publish this month (message lists the rules)."""
 
 
 @dataclass
@@ -43,15 +40,6 @@ def _jsonable(value):
     return value
 
 
-def month_bounds(month: str) -> tuple[dt.date, dt.date]:
-    try:
-        first = dt.date.fromisoformat(f"{month}-01")
-    except ValueError:
-        raise ValueError(f"month must be YYYY-MM, got {month!r}") from None
-    nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return first, nxt - dt.timedelta(days=1)
-
-
 def volume_bounds(rule: Rule, history: list[int] | None) -> tuple[int, int] | str:
     """(min, max) row count from the trailing months, or the reason the volume gate is skipped."""
     need = int(rule.meta.get("min_history", 3))
@@ -67,7 +55,7 @@ def volume_bounds(rule: Rule, history: list[int] | None) -> tuple[int, int] | st
 
 def resolve(
     spec: SuiteSpec,
-    month: str,
+    month: Month | str,
     references: dict[str, set[str]] | None,
     history: list[int] | None,
     rows: int | None = None,
@@ -78,8 +66,9 @@ def resolve(
     rows says nothing about the source).
     """
     ds = registry.get(spec.dataset)
-    first, last = month_bounds(month)
-    prev_first = (first - dt.timedelta(days=1)).replace(day=1)
+    month = Month.of(month)
+    first, last = month.bounds
+    prev_first = month.add(-1).first_day
     params: dict = {}
     skip: dict[str, str] = {}
     for rule in spec.rules:
@@ -116,7 +105,7 @@ def resolve(
                 else:
                     params["volume_min"], params["volume_max"] = bounds
             else:
-                raise ValueError(f"suite {spec.name}: unknown parameter {p!r} in rule {rule.rule}")
+                raise SuiteError(f"suite {spec.name}: unknown parameter {p!r} in rule {rule.rule}")
     return params, skip
 
 

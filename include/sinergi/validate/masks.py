@@ -16,11 +16,14 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sinergi.validate.suites import Rule, resolve_kwargs
+from sinergi.errors import PermanentError
+from sinergi.timing import stage
+from sinergi.validate.suites import Rule, SuiteError, resolve_kwargs
 
 
-class EngineMismatchError(RuntimeError):
-    """The Arrow row mask disagrees with GX's unexpected_count for an expectation."""
+class EngineMismatchError(PermanentError):
+    """The Arrow row mask disagrees with GX's unexpected_count for an expectation (a bug to report:
+    the same data gives the same disagreement on every retry)."""
 
 
 def _valid(a) -> pa.ChunkedArray:
@@ -37,6 +40,11 @@ def _scalar_for(value, typ: pa.DataType):
 
 def unexpected_mask(table: pa.Table, rule: Rule, params: dict) -> pa.ChunkedArray:
     """Boolean mask of the rows GX counts as unexpected for ``rule`` (true = the row fails)."""
+    with stage("Arrow masks"):
+        return _mask(table, rule, params)
+
+
+def _mask(table: pa.Table, rule: Rule, params: dict) -> pa.ChunkedArray:
     kw = resolve_kwargs(rule.kwargs, params)
     t = rule.type
     if t == "expect_column_values_to_not_be_null":
@@ -73,10 +81,10 @@ def unexpected_mask(table: pa.Table, rule: Rule, params: dict) -> pa.ChunkedArra
         elif ignore == "both_values_are_missing":
             considered = pc.or_(_valid(a), _valid(b))
         else:
-            raise ValueError(f"{rule.rule}: ignore_row_if={ignore!r} is not supported for row masks")
+            raise SuiteError(f"{rule.rule}: ignore_row_if={ignore!r} is not supported for row masks")
         if t == "expect_column_pair_values_to_be_equal":
             ok = pc.equal(a, b)
         else:
             ok = (pc.greater_equal if kw.get("or_equal") else pc.greater)(a, b)
         return pc.and_(considered, pc.invert(pc.fill_null(ok, False)))
-    raise ValueError(f"{rule.rule}: no row mask for {t}")
+    raise SuiteError(f"{rule.rule}: no row mask for {t}")
