@@ -17,9 +17,8 @@ import pytest
 from sinergi import registry
 from sinergi.extract import LandingConflictError, SourceConfig, extract
 from sinergi.extract.landing import land
-from sinergi.extract.sources import connection_url
 from sinergi.layout import LANDING_BUCKET
-from sinergi.settings import Connection
+from sinergi.settings import Connection, connection_url
 from support import DirStore
 
 try:  # helpers shared with the file-extraction tests (tests/unit is not a package)
@@ -152,7 +151,9 @@ def test_source_config_env_and_airflow_connection(tmp_path):
     assert "p%40ss" not in repr(cfg) and "***" in repr(cfg)
     env["AIRFLOW_CONN_SINERGI_DISNAKER_DB"] = "mysql://root@127.0.0.1:3306/test"
     assert SourceConfig.from_env(environ=env).disnaker_db_url == "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
-    env["SINERGI_DISNAKER_DB_URL"] = "sqlite:////tmp/x.sqlite"
+    env["SINERGI_DISNAKER_DB_URL"] = "sqlite:////tmp/x.sqlite"  # the Connection wins (sinergi.settings)
+    assert SourceConfig.from_env(environ=env).disnaker_db_url == "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
+    del env["AIRFLOW_CONN_SINERGI_DISNAKER_DB"]
     assert SourceConfig.from_env(environ=env).disnaker_db_url == "sqlite:////tmp/x.sqlite"
 
 
@@ -161,10 +162,11 @@ def test_source_config_lookup(tmp_path):
 
     def lookup(conn_id):
         calls.append(conn_id)
-        return Connection(conn_type="mariadb", host="h", login="l", schema="s")
+        return Connection(conn_type="mariadb", host="h", login="l", schema="s") if conn_id == "sinergi_disnaker_db" else None
 
     cfg = SourceConfig.from_env(lookup=lookup, environ={"SINERGI_HOME": str(tmp_path)})
-    assert calls == ["sinergi_disnaker_db"] and cfg.disnaker_db_url.startswith("mysql+pymysql://l@h/s")
+    # the exports folder is asked for first (it may be a Connection too: sinergi.settings)
+    assert calls == ["sinergi_exports", "sinergi_disnaker_db"] and cfg.disnaker_db_url.startswith("mysql+pymysql://l@h/s")
     cfg = SourceConfig.from_env(lookup=lambda _: "postgresql+psycopg2://a@b/c", environ={})
     assert cfg.disnaker_db_url == "postgresql+psycopg2://a@b/c"
     assert connection_url("sqlite:///rel.db") == "sqlite:///rel.db"

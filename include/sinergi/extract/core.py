@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 from sinergi import normalise, registry
 from sinergi.extract import files, landing, sql
 from sinergi.extract.files import RawStream
-from sinergi.extract.sources import SourceConfig, check_month
+from sinergi.extract.sources import SourceConfig
+from sinergi.months import Month
 from sinergi.objectstore import ObjectStore
 from sinergi.registry import Dataset
 
@@ -128,8 +129,7 @@ def _open_source(
         tmp = sql.temp_parquet_path(f"sinergi-{ds.name}-")
         weakref.finalize(result, tmp.unlink, missing_ok=True)
         pulled = sql.pull_month(ds, month, config.disnaker_db_url, tmp, chunk_rows=sql_chunk_rows)
-        y, m = check_month(month)
-        filename = f"{src.table}_{y:04d}{m:02d}.parquet"
+        filename = f"{src.table}_{Month.parse(month).compact}.parquet"
         record = {"table": src.table, "rows": pulled["rows"], "rows_pulled": pulled["rows"], "filter": pulled["filter"]}
         if store is not None:
             record |= landing.land(store, system=src.system, dataset=ds.name, month=month, run_id=run_id,
@@ -156,7 +156,7 @@ def iter_extract(
     """Streaming extract. Locating, landing and header mapping happen now (errors raise here); the
     returned iterator normalises batch by batch and fills ``result`` as it goes."""
     ds = registry.get(dataset)
-    check_month(month)
+    Month.parse(month)
     result = ExtractResult(dataset=ds.name, month=month, run_id=run_id)
     stream = _open_source(ds, month, config, landing, run_id, result, block_size, sql_chunk_rows)
     result.warnings.extend(stream.header.warnings)

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sinergi.extract.errors import MissingColumnError, SourceNotFoundError, UnreadableSourceError
 from sinergi.extract.files import RawStream, cell_text, filter_rows
 from sinergi.extract.headers import SQL_BOOKKEEPING, header_key, map_headers
-from sinergi.extract.sources import check_month
+from sinergi.months import Month
 from sinergi.registry import Dataset
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -36,7 +36,7 @@ DEFAULT_CHUNK_ROWS = 10_000
 
 
 def month_bounds(month: str, aware: bool) -> tuple[datetime, datetime]:
-    y, m = check_month(month)
+    y, m = Month.parse(month).year, Month.parse(month).month
     start = datetime(y, m, 1)
     end = datetime(y + (m == 12), m % 12 + 1, 1)
     if aware:
