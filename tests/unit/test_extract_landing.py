@@ -51,7 +51,8 @@ def test_file_landed_as_received_with_checksum(tmp_path, store):
     raw = path.read_bytes()
     assert src["sha256"] == hashlib.sha256(raw).hexdigest() and src["bytes"] == len(raw)
     key = src["landing_key"]
-    assert key == "siskop2mi/placements/2025-07/manual__2025-08-01T00-00-00_00-00/PENEMPATAN_PMI_202507.csv"
+    # one run-id rule for every zone (sinergi.layout.run_segment)
+    assert key == "siskop2mi/placements/2025-07/manual__2025-08-01T00_00_00_00_00/PENEMPATAN_PMI_202507.csv"
     assert store.get_bytes(LANDING_BUCKET, key) == raw  # byte for byte (cp1252, title block and all)
     assert store.metadata(LANDING_BUCKET, key)["sha256"] == src["sha256"]
     pointer = json.loads(store.get_bytes(LANDING_BUCKET, "siskop2mi/placements/2025-07/_latest.json"))
