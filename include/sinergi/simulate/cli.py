@@ -1,4 +1,7 @@
-"""``sinergi simulate``: the argparse subcommand (the lead's CLI calls ``register`` and ``run``).
+"""``sinergi simulate``: generate synthetic source data, with a ledger of every injected defect.
+
+SISKOP2MI exports, Dinkes/Dinsos files and the Disnaker database; ``register`` adds the subcommand to
+the ``sinergi`` CLI.
 
 Also runnable on its own: ``python -m sinergi.simulate.cli --month 2025-07 --out .local/exports``.
 """
