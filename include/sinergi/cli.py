@@ -84,6 +84,8 @@ def cmd_run(args) -> int:
         total = sum(result.rows.values())
         print(f"[2/5] sources: simulated {total} rows for {args.month} into {exports} (seed {args.seed}, scale {args.scale})")
     env = localairflow.airflow_env(home)
+    # the exports of this run, whatever else the environment says (sinergi.settings: a Connection would win)
+    env.pop(settings.conn_env(settings.EXPORTS_CONN_ID), None)
     env["SINERGI_EXPORTS_DIR"] = str(exports)
     env.setdefault("SINERGI_DISNAKER_DB_URL", f"sqlite:///{exports / 'disnaker.sqlite'}")
     log_path = home / "logs" / f"run-{args.month}.log"

@@ -14,13 +14,12 @@ from datetime import timedelta
 
 from airflow.sdk import get_current_context, task, task_group
 
-from sinergi.months import TIMEZONE
 from sinergi_airflow.assets import dataset_asset, publication_alias
 from sinergi_airflow.runtime import month_of, run_context, run_step
 
 log = logging.getLogger("sinergi")
 
-__all__ = ["TIMEZONE", "dataset_flow", "dataset_groups", "io_task_args"]
+__all__ = ["dataset_flow", "dataset_groups", "io_task_args"]
 
 
 def io_task_args() -> dict:
