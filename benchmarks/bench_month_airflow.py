@@ -53,7 +53,7 @@ def dag_files() -> list[Path]:
 
 def parse_times(work: Path, repeat: int = 3) -> list[dict]:
     """Per DAG file: the best of ``repeat`` fresh processes (the minimum filters out a busy machine)."""
-    from sinergi import localairflow
+    from sinergi.local import localairflow
 
     env = localairflow.airflow_env(work / "parse-home")
     out = []
@@ -89,7 +89,7 @@ def child_month(argv: list[str]) -> None:
     ap.add_argument("--exports", required=True)
     ap.add_argument("--month", default=common.MONTH)
     a = ap.parse_args(argv)
-    from sinergi import localairflow
+    from sinergi.local import localairflow
 
     home = Path(a.home)
     env = localairflow.airflow_env(home)

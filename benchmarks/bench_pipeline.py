@@ -13,8 +13,9 @@ Both runs are child processes against a real ``weed mini`` started here:
   before the clock starts (their one-off cost is reported separately as ``imports_s``): the goal
   is about the data path, which is what grows with volume.
 
-Stage times come from thin timing wrappers around the functions the steps call (the code under
-test is unchanged); ``--profile`` also writes a cProfile of the pipeline child.
+Stage times are the pipeline's own stage marks (``sinergi.timing``: the steps, staging, landing,
+GX, tokens, …), recorded with ``timing.recording()``; the table prints whatever stages were
+recorded. ``--profile`` also writes a cProfile of the pipeline child.
 
 The pipeline child (``run_months``) is shared with bench_backfill_memory.py: a backfill worker is
 the same loop over several months.
@@ -23,92 +24,17 @@ the same loop over several months.
 from __future__ import annotations
 
 import argparse
-import functools
-import importlib
 import json
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 
-# -- instrumentation (pipeline child) ---------------------------------------------------------------
-_TIMES: dict[str, float] = defaultdict(float)
-_CALLS: dict[str, int] = defaultdict(int)
-_STEP = ["-"]
-_SKIPPED: list[str] = []
-
-#: (module, attribute, label). A step label sets the context for the inner labels under it.
-STEP_HOOKS = [
-    ("sinergi.pipeline", "extract_step", "extract"),
-    ("sinergi.pipeline", "validate_step", "validate"),
-    ("sinergi.pipeline", "share_step", "share"),
-    ("sinergi.pipeline", "publish_step", "publish"),
-]
-INNER_HOOKS = [
-    ("sinergi.pipeline", "put_table", "staging write"),
-    ("sinergi.pipeline", "get_table", "staging read"),
-    ("sinergi.pipeline", "_upload_dir", "data docs upload"),
-    ("sinergi.validate", "upload_docs", "data docs upload"),
-    ("sinergi.extract.landing", "land", "landing"),
-    ("sinergi.extract.core", "canonicalise", "parse+normalise (canonicalise)"),
-    ("sinergi.validate.derive", "add_helpers", "helper columns"),
-    ("sinergi.validate.gx", "run_gx", "GX"),
-    ("sinergi.validate.gx", "build_docs", "Data Docs"),
-    ("sinergi.validate.gx", "to_gx_frame", "pandas frames"),
-    ("sinergi.validate.monthwide", "duplicates", "month-wide copies"),
-    ("sinergi.validate.masks", "unexpected_mask", "Arrow masks"),
-    ("sinergi.validate", "write_quarantine", "quarantine write"),
-    ("sinergi.policy", "tokenise", "tokens"),
-    ("sinergi.policy", "k_anonymise", "k-anonymity"),
-    ("sinergi.policy", "leak_guard", "leak guard"),
-    ("sinergi.disclosure", "leak_guard", "leak guard"),
-    ("sinergi.publish.protocol", "encode", "encode Parquet"),
-    ("sinergi.publish", "update_catalog", "catalog"),
-]
-
-
-def _wrap(module: str, attr: str, label: str, step: bool) -> None:
-    """Time calls of ``module.attr``; a hook whose target no longer exists is skipped (the code
-    under test moves on; the stage table then simply lacks that line)."""
-    try:
-        mod = importlib.import_module(module)
-        fn = getattr(mod, attr)
-    except (ImportError, AttributeError):
-        if step:  # the four steps are the contract with the DAG layer: fail loudly
-            raise
-        _SKIPPED.append(f"{module}.{attr}")
-        return
-    if getattr(fn, "_bench_wrapped", False):
-        fn = fn.__wrapped__
-
-    @functools.wraps(fn)
-    def timed(*args, **kwargs):
-        outer = _STEP[0]
-        key = label if step else f"{outer}/{label}"
-        if step:
-            _STEP[0] = label
-        t0 = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            _TIMES[key] += time.perf_counter() - t0
-            _CALLS[key] += 1
-            if step:
-                _STEP[0] = outer
-
-    timed._bench_wrapped = True  # type: ignore[attr-defined]
-    setattr(mod, attr, timed)
-
-
-def instrument() -> None:
-    for module, attr, label in STEP_HOOKS:
-        _wrap(module, attr, label, True)
-    for module, attr, label in INNER_HOOKS:
-        _wrap(module, attr, label, False)
+#: The steps (the contract with the DAG layer); their inner stages are printed under them.
+STEPS = ("extract", "validate", "share", "publish")
 
 
 def warm_imports() -> float:
@@ -136,8 +62,7 @@ def run_months(months: list[str], profile: Path | None = None, run_prefix: str =
     """The backfill worker: every month through every step, in this process. Returns timings/RSS."""
     common.quiet_logs()
     imports_s = warm_imports()
-    instrument()
-    from sinergi import pipeline
+    from sinergi import pipeline, timing
 
     ctx = pipeline.RunContext.from_env()
     _ = ctx.policy, ctx.keyring  # load once, outside the clock (a worker has them cached as well)
@@ -149,6 +74,22 @@ def run_months(months: list[str], profile: Path | None = None, run_prefix: str =
         prof.enable()
     per_month = []
     t_all, cpu_all = time.perf_counter(), time.process_time()
+    with timing.recording() as recorder:
+        _months(pipeline, ctx, months, run_prefix, per_month)
+    total, cpu = time.perf_counter() - t_all, time.process_time() - cpu_all
+    if prof is not None:
+        import pstats
+
+        prof.disable()
+        prof.dump_stats(str(profile))
+        pstats.Stats(str(profile)).sort_stats("cumulative").print_stats(40)
+    return {
+        "months": per_month, "pipeline_s": round(total, 3), "pipeline_cpu_s": round(cpu, 3), "imports_s": round(imports_s, 3),
+        "stages": {k: round(v, 3) for k, v in recorder.seconds.items()}, "calls": dict(recorder.calls),
+    }
+
+
+def _months(pipeline, ctx, months: list[str], run_prefix: str, per_month: list[dict]) -> None:
     for month in months:
         t0 = time.perf_counter()
         run_id = f"{run_prefix}-{month}"
@@ -174,17 +115,6 @@ def run_months(months: list[str], profile: Path | None = None, run_prefix: str =
             "quarantined": ref["counts"]["quarantined"], "published": published,
         })
         print(f"month {month}: {per_month[-1]}", flush=True)
-    total, cpu = time.perf_counter() - t_all, time.process_time() - cpu_all
-    if prof is not None:
-        import pstats
-
-        prof.disable()
-        prof.dump_stats(str(profile))
-        pstats.Stats(str(profile)).sort_stats("cumulative").print_stats(40)
-    return {
-        "months": per_month, "pipeline_s": round(total, 3), "pipeline_cpu_s": round(cpu, 3), "imports_s": round(imports_s, 3),
-        "stages": {k: round(v, 3) for k, v in _TIMES.items()}, "calls": dict(_CALLS), "hooks_skipped": _SKIPPED,
-    }
 
 
 def child_pipeline(argv: list[str]) -> None:
@@ -210,9 +140,9 @@ def child_baseline(argv: list[str]) -> None:
 
     fs, base = None, a.dest
     if a.dest.startswith("s3://"):
-        from sinergi import settings
+        from sinergi.settings import Settings
 
-        s3 = settings.pipeline_s3()
+        s3 = Settings().pipeline_s3()
         fs = pafs.S3FileSystem(access_key=s3.access_key, secret_key=s3.secret_key, endpoint_override=s3.endpoint,
                                scheme="http", region=s3.region)
         base = a.dest.removeprefix("s3://")
@@ -239,8 +169,7 @@ def seed_references(store, csv: Path, month: str) -> None:
     import pyarrow.csv as pacsv
 
     from sinergi import registry
-    from sinergi.layout import STAGING_BUCKET
-    from sinergi.pipeline import _put_json
+    from sinergi.pipeline import ledger
 
     ds = registry.get("placements")
     want = {ds.column(col).headers[0]: ref for col, ref in ds.references.items()}
@@ -248,7 +177,7 @@ def seed_references(store, csv: Path, month: str) -> None:
                        convert_options=pacsv.ConvertOptions(include_columns=list(want)))
     for header, ref in want.items():
         ids = sorted(set(t.column(header).drop_null().cast("string").to_pylist()))
-        _put_json(store, STAGING_BUCKET, f"_refs/{ref}/{month}.json", ids)
+        ledger.record_ids(store, ref, month, "bench-seed", ids)
 
 
 def run(rows: int, work: Path, profile: bool = False) -> dict:
@@ -288,14 +217,14 @@ def run(rows: int, work: Path, profile: bool = False) -> dict:
 def stage_rows(stages: dict[str, float], total: float) -> list[list[object]]:
     """Figure 4 as rows: each step, then its measured parts and the unattributed rest."""
     rows: list[list[object]] = []
-    for step in ("extract", "validate", "share", "publish"):
+    for step in STEPS:
         t = stages.get(step)
         if t is None:
             continue
         rows.append([step, f"{t:.2f} s", f"{100 * t / total:.0f} %"])
         inner = sorted(((k.split("/", 1)[1], v) for k, v in stages.items() if k.startswith(step + "/")),
                        key=lambda kv: -kv[1])
-        # nested hooks (landing and canonicalise run inside extract(); masks inside validate())
+        # nested stages (landing and canonicalise run inside extract, GX inside validate), as recorded
         for name, v in inner:
             rows.append([f"  {name}", f"{v:.2f} s", f"{100 * v / total:.0f} %"])
     return rows

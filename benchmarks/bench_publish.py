@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_publish.py [--rows 1000000]
 
-Starts its own ``weed mini`` (free ports, temp dir) through ``sinergi.store.EmbeddedStore`` and
+Starts its own ``weed mini`` (free ports, temp dir) through ``sinergi.local.store.EmbeddedStore`` and
 stops it afterwards. Prints one JSON object with the timings.
 """
 
@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from sinergi.local.store import EmbeddedStore
 from sinergi.publish import encode, publish, update_catalog
 from sinergi.publish.readers import duckdb_connection, duckdb_source
 from sinergi.s3 import S3ObjectStore
 from sinergi.settings import credentials_dir
-from sinergi.store import EmbeddedStore
 
 
 def synthetic(n: int, seed: int = 0) -> pa.Table:

@@ -154,7 +154,7 @@ class Store:
     """A real ``weed mini`` in a temp home on free ports (as tests/conftest.py's start_store)."""
 
     def __init__(self, home: Path):
-        from sinergi.store import EmbeddedStore
+        from sinergi.local.store import EmbeddedStore
 
         self.home = home
         self.embedded = EmbeddedStore(home=home, s3_port=EmbeddedStore._free_port())

@@ -1,7 +1,7 @@
 """
 ### MoU indicators and monthly report (per party)
 
-Turns what each party *received* into the MoU indicators mart and the monthly report (issue 9):
+Turns what each party *received* into the MoU indicators mart and the monthly report:
 CPMI registrations and verification (work-plan rows 1e, 5.2a), placements by destination country,
 sector, scheme and sex (4d), returns by status (4e) incl. sick/deceased (3.3), complaints by type
 and workflow status with median days to resolution (5.2d, 5.3c), CPMI trained and the share placed
@@ -38,35 +38,19 @@ Code: `include/sinergi/indicators/` (compute, suppress, report, run); this file 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pendulum
-import yaml
 from airflow.sdk import AssetAny, Param, dag, get_current_context, task
 from sinergi_airflow.assets import dataset_asset, publication_alias
 from sinergi_airflow.callbacks import on_task_failure
 from sinergi_airflow.monthly import FIRST_MONTH, OWNER
-from sinergi_airflow.tasks import TIMEZONE, io_task_args
+from sinergi_airflow.tasks import io_task_args
 
 from sinergi.indicators.definitions import SOURCE_DATASETS as SOURCES  # plain dataclasses: cheap to import
+from sinergi.months import PARAM_PATTERN
+from sinergi.policy import load_policy
 
-POLICY_FILE = Path(__file__).resolve().parents[1] / "include" / "sinergi" / "config" / "policy.yaml"
-
-
-def _policy_parties() -> dict[str, dict]:
-    """party -> {bucket, datasets} straight from the policy YAML (no pydantic/pyarrow at parse time)."""
-    from importlib import resources
-
-    try:
-        text = resources.files("sinergi.config").joinpath("policy.yaml").read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):  # fall back to the repository layout
-        text = POLICY_FILE.read_text(encoding="utf-8")
-    doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: ~10x faster parse
-    return {name: {"bucket": p["bucket"], "datasets": sorted(p.get("datasets") or {})} for name, p in doc["parties"].items()}
-
-
-PARTIES = _policy_parties()
-INPUT_ASSETS = [dataset_asset(party, p["bucket"], ds) for party, p in PARTIES.items() for ds in p["datasets"] if ds in SOURCES]
+PARTIES = load_policy().parties
+INPUT_ASSETS = [dataset_asset(name, party.bucket, ds) for name, party in PARTIES.items()
+                for ds in sorted(party.datasets) if ds in SOURCES]
 
 
 @dag(
@@ -80,7 +64,7 @@ INPUT_ASSETS = [dataset_asset(party, p["bucket"], ds) for party, p in PARTIES.it
     params={
         "month": Param("", type="string", title="Month (YYYY-MM)",
                        description="Compute this month (empty = the months in the triggering Asset events).",
-                       pattern=r"^(|\d{4}-(0[1-9]|1[0-2]))$"),
+                       pattern=PARAM_PATTERN),
         "parties": Param([], type="array", title="Parties", items={"type": "string", "enum": sorted(PARTIES)},
                          description="Only these parties (empty = every party of the policy)."),
     },
@@ -93,15 +77,16 @@ def sinergi_indicators():
         import logging
 
         from sinergi.indicators.run import plan_runs
+        from sinergi.months import Month
 
         ctx = get_current_context()
         triggering = ctx.get("triggering_asset_events") or {}
         events = [(ev.asset.name, ev.extra) for key in triggering for ev in triggering[key]]
         pairs = plan_runs(
-            events, sorted(PARTIES), month=(ctx["params"].get("month") or "").strip() or None,
+            events, sorted(PARTIES), month=str(Month.parse(ctx["params"]["month"])) if ctx["params"].get("month") else None,
             only=ctx["params"].get("parties") or None,
             # manual trigger without a month: the last complete month in Jakarta
-            fallback_month=pendulum.now(TIMEZONE).subtract(months=1).strftime("%Y-%m"),
+            fallback_month=str(Month.last_complete()),
         )
         logging.getLogger("sinergi").info("indicators plan: %s", pairs)
         return pairs
@@ -110,12 +95,13 @@ def sinergi_indicators():
     def indicators(party: str, month: str, *, outlet_events=None) -> dict:
         import logging
 
-        from sinergi_airflow.tasks import _context
+        from sinergi_airflow.runtime import run_context, run_step
 
         from sinergi.indicators import run_for_party
 
-        ctx = _context()
-        out = run_for_party(ctx.store, party, month, ctx.policy, ctx.home, run_id=get_current_context()["run_id"])
+        ctx = run_context()
+        out = run_step(run_for_party, ctx.store, party, month, ctx.policy, ctx.home,
+                       run_id=get_current_context()["run_id"])
         bucket = ctx.policy.parties[party].bucket
         outlet_events[publication_alias("indicators")].add(
             dataset_asset(party, bucket, "indicators"),

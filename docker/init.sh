@@ -20,12 +20,13 @@ echo "[init] object-store buckets (owner zones + one per party from the sharing 
 python - <<'PY'
 import time
 
-from sinergi import settings
+from sinergi.layout import OWNER_BUCKETS
+from sinergi.policy import load_policy
 from sinergi.s3 import S3ObjectStore
-from sinergi.store import default_parties
+from sinergi.settings import Settings
 
-store = S3ObjectStore(settings.pipeline_s3(), attempts=10, backoff=1.0)
-for bucket in [*settings.OWNER_BUCKETS, *default_parties().values()]:
+store = S3ObjectStore(Settings().pipeline_s3(), attempts=10, backoff=1.0)
+for bucket in [*OWNER_BUCKETS, *(p.bucket for p in load_policy().parties.values())]:
     for attempt in range(30):  # the filer may still be allocating its first volumes
         try:
             store.ensure_bucket(bucket)

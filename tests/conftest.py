@@ -47,7 +47,7 @@ class RunningStore:
 
 
 def start_store(home: Path, parties: dict[str, str] | None = None) -> RunningStore:
-    from sinergi.store import EmbeddedStore
+    from sinergi.local.store import EmbeddedStore
 
     embedded = EmbeddedStore(home=home, s3_port=EmbeddedStore._free_port(), parties=parties)
     embedded.up()

@@ -14,21 +14,22 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 
 from sinergi import settings
+from sinergi.months import Month, MonthError
 
 
 def _month(value: str) -> str:
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
-        raise argparse.ArgumentTypeError(f"month must look like YYYY-MM, got {value!r}")
-    return value
+    try:
+        return str(Month.parse(value))
+    except MonthError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def cmd_store(args) -> int:
-    from sinergi.store import EmbeddedStore, StoreStartError
+    from sinergi.local.store import EmbeddedStore, StoreStartError
 
     store = EmbeddedStore(s3_port=args.port)
     if args.action == "up":
@@ -59,8 +60,8 @@ def cmd_store(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from sinergi import localairflow, report
-    from sinergi.store import EmbeddedStore, StoreStartError
+    from sinergi.local import localairflow, report
+    from sinergi.local.store import EmbeddedStore, StoreStartError
 
     home = settings.home()
     try:
@@ -83,6 +84,8 @@ def cmd_run(args) -> int:
         total = sum(result.rows.values())
         print(f"[2/5] sources: simulated {total} rows for {args.month} into {exports} (seed {args.seed}, scale {args.scale})")
     env = localairflow.airflow_env(home)
+    # the exports of this run, whatever else the environment says (sinergi.settings: a Connection would win)
+    env.pop(settings.conn_env(settings.EXPORTS_CONN_ID), None)
     env["SINERGI_EXPORTS_DIR"] = str(exports)
     env.setdefault("SINERGI_DISNAKER_DB_URL", f"sqlite:///{exports / 'disnaker.sqlite'}")
     log_path = home / "logs" / f"run-{args.month}.log"
@@ -112,8 +115,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_up(args) -> int:
-    from sinergi import localairflow
-    from sinergi.store import StoreStartError
+    from sinergi.local import localairflow
+    from sinergi.local.store import StoreStartError
 
     stack = localairflow.LocalStack(
         settings.home(), api_port=args.airflow_port, s3_port=args.port, first_month=args.month, months=args.months,
@@ -145,7 +148,7 @@ Stop:        make down   (or `sinergi down`)""")
 
 
 def cmd_down(args) -> int:
-    from sinergi import localairflow
+    from sinergi.local import localairflow
 
     stack = localairflow.LocalStack(settings.home())
     airflow_was, store_was = stack.down()
@@ -155,7 +158,7 @@ def cmd_down(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from sinergi import report
+    from sinergi.local import report
 
     print(report.summary_text(args.month, settings.home()))
     return 0

@@ -1,15 +1,16 @@
-"""Resolution of the one master secret that all token keys derive from (see sinergi.tokens).
+"""The one master secret that all token keys derive from (see sinergi.tokens): decoding, and the
+embedded default's generation. *Where* it comes from is resolved by :class:`sinergi.settings.Settings`
+with the project's one precedence (first hit wins):
 
-Order (first hit wins), following the project's connection convention (sinergi.settings):
-
-1. the Airflow Connection ``sinergi_master_secret``: through ``lookup(conn_id)`` — the callable the
-   DAG layer passes (Airflow's secrets backend; it may return a Connection, a string or None) —
-   else from env ``AIRFLOW_CONN_SINERGI_MASTER_SECRET`` in JSON (``{"conn_type": "generic",
-   "password": "<secret>"}``) or URI (``generic://:<secret>@``) form, parsed without importing
-   Airflow. The secret is the Connection's password (or ``extra.master_secret``);
-2. env ``SINERGI_MASTER_SECRET``;
-3. the embedded default: ``<SINERGI_HOME>/secrets/master.key`` (``SINERGI_HOME`` env, default
-   ``<repo>/.local``), generated once with ``secrets.token_bytes(32)``, mode 0600, in a 0700 dir.
+1. the Airflow Connection ``sinergi_master_secret`` through the DAG layer's ``lookup`` (Airflow's
+   secrets backend; it may return a Connection, a string or None — a zero-argument callable
+   returning the secret itself is accepted too);
+2. env ``AIRFLOW_CONN_SINERGI_MASTER_SECRET`` in JSON (``{"conn_type": "generic", "password":
+   "<secret>"}``) or URI (``generic://:<secret>@``) form. The secret is the Connection's password
+   (or ``extra.master_secret``);
+3. env ``SINERGI_MASTER_SECRET``;
+4. the embedded default: ``<SINERGI_HOME>/secrets/master.key``, generated once with
+   ``secrets.token_bytes(32)``, mode 0600, in a 0700 dir.
 
 Secret text may be ``hex:<hex>``, ``base64:<b64>``, 64 plain hex digits (decoded) or any other
 string (its UTF-8 bytes); it must carry at least 16 bytes. The secret is never logged or put in an
@@ -21,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import inspect
+import json
 import logging
 import os
 import re
@@ -30,23 +32,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sinergi import settings
+from sinergi.errors import ConfigError
+from sinergi.private import create_private
+from sinergi.settings import HOME_ENV, MASTER_SECRET_CONN_ID, Settings, conn_env
 
 log = logging.getLogger(__name__)
 
-CONN_ID = "sinergi_master_secret"
-CONN_ENV = f"AIRFLOW_CONN_{CONN_ID.upper()}"
+CONN_ID = MASTER_SECRET_CONN_ID
+CONN_ENV = conn_env(CONN_ID)
 SECRET_ENV = "SINERGI_MASTER_SECRET"
-HOME_ENV = "SINERGI_HOME"
+__all__ = ["CONN_ENV", "CONN_ID", "HOME_ENV", "SECRET_ENV", "SecretError", "decode_secret", "master_secret",
+           "master_secret_source"]
 MIN_BYTES = 16
 
 
-class SecretError(RuntimeError):
+class SecretError(ConfigError):
     """The master secret is missing, malformed or too short (message never contains the secret)."""
-
-
-def sinergi_home() -> Path:
-    return settings.home()
 
 
 def decode_secret(text: str | bytes, where: str) -> bytes:
@@ -80,14 +81,22 @@ def _positional_arity(fn: Callable) -> int:
     return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
 
 
+def _settings(lookup: Callable | None, home: str | os.PathLike | None, settings: Settings | None) -> Settings:
+    if settings is not None:
+        return settings
+    if lookup is not None and _positional_arity(lookup) == 0:
+        secret_only = lookup
+        lookup = lambda conn_id: secret_only() if conn_id == CONN_ID else None  # noqa: E731
+    environ = None if home is None else {**os.environ, HOME_ENV: str(home)}
+    return Settings(lookup=lookup, environ=environ)
+
+
 def _secret_of(found: Any) -> str | bytes | None:
-    """The secret in whatever the lookup returned: a Connection-like object, a string or bytes."""
+    """The secret in whatever was found: a Connection(-like) object, a string or bytes."""
     if found is None or isinstance(found, str | bytes | bytearray):
         return found or None
     extra = getattr(found, "extra", None) or {}
     if isinstance(extra, str):
-        import json
-
         try:
             extra = json.loads(extra)
         except ValueError:
@@ -95,73 +104,41 @@ def _secret_of(found: Any) -> str | bytes | None:
     return getattr(found, "password", None) or (extra.get("master_secret") if isinstance(extra, dict) else None)
 
 
-def _generate(path: Path) -> bytes:
-    """Create the key file atomically (link from a temp file): concurrent first runs agree."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{_stdlib_secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, _stdlib_secrets.token_bytes(32))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)
-        log.info("generated a new master secret file at %s", path)
-    except FileExistsError:
-        pass  # someone else won the race: use theirs
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path.read_bytes()
-
-
 def _from_file(path: Path) -> bytes:
     if not path.exists():
-        return _generate(path)
+        raw = create_private(path, lambda: _stdlib_secrets.token_bytes(32))
+        log.info("using the master secret file at %s (generated on first use)", path)
+        return raw
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         log.warning("master secret file %s is accessible by group/others (mode %o); use 0600", path, mode)
     return decode_secret(path.read_bytes(), str(path))
 
 
-def _connection(lookup: Callable | None) -> tuple[str, Any] | None:
-    if lookup is not None and _positional_arity(lookup) == 0:
-        found = lookup()  # a zero-argument callable returning the secret itself is accepted too
-        if found:
-            return "lookup", found
-    elif lookup is not None:
-        found = lookup(CONN_ID)
-        if found:
-            return "lookup", found
-    conn = settings.airflow_connection(CONN_ID)  # env AIRFLOW_CONN_SINERGI_MASTER_SECRET (JSON or URI)
-    return (CONN_ENV, conn) if conn is not None else None
-
-
-def master_secret(lookup: Callable | None = None, *, home: str | os.PathLike | None = None) -> bytes:
-    """Resolve the master secret (see the module docstring for the order)."""
+def _found(settings: Settings):
     try:
-        hit = _connection(lookup)
-    except (ValueError, TypeError):
+        return settings.master_secret()
+    except ConfigError:
         raise SecretError(f"the {CONN_ID} connection cannot be parsed") from None
-    if hit is not None:
-        where, found = hit
-        value = _secret_of(found)
-        if not value:
-            raise SecretError(f"the {CONN_ID} connection (from {where}) has no password")
-        return decode_secret(value, where)
-    if os.environ.get(SECRET_ENV):
-        return decode_secret(os.environ[SECRET_ENV], SECRET_ENV)
-    base = Path(home) if home is not None else sinergi_home()
-    return _from_file(base / "secrets" / "master.key")
 
 
-def master_secret_source(lookup: Callable | None = None, *, home: str | os.PathLike | None = None) -> str:
+def master_secret(lookup: Callable | None = None, *, home: str | os.PathLike | None = None,
+                  settings: Settings | None = None) -> bytes:
+    """Resolve the master secret (see the module docstring for the order); ``settings`` (with its
+    own lookup and environment) replaces ``lookup`` and ``home``."""
+    settings = _settings(lookup, home, settings)
+    found = _found(settings)
+    if found is None:
+        return _from_file(settings.master_secret_file())
+    value = _secret_of(found.value)
+    if not value:
+        raise SecretError(f"the {CONN_ID} connection (from {found.where}) has no password")
+    return decode_secret(value, found.where)
+
+
+def master_secret_source(lookup: Callable | None = None, *, home: str | os.PathLike | None = None,
+                         settings: Settings | None = None) -> str:
     """Where master_secret() takes the secret from (for logs; never the secret itself)."""
-    hit = _connection(lookup)
-    if hit is not None:
-        return hit[0]
-    if os.environ.get(SECRET_ENV):
-        return SECRET_ENV
-    base = Path(home) if home is not None else sinergi_home()
-    return str(base / "secrets" / "master.key")
+    settings = _settings(lookup, home, settings)
+    found = _found(settings)
+    return found.where if found is not None else str(settings.master_secret_file())

@@ -1,6 +1,7 @@
 """Failure callback: one short, readable line per failed task (dataset, month, step, reason), plus a
 JSON record where an operator finds it without digging through logs:
-``s3://sinergi-quarantine/_failures/<YYYY-MM>/<run_id>/<task_id>[-<map_index>].json`` (owner-only).
+``s3://sinergi-quarantine/_failures/<YYYY-MM>/<run>/<task_id>[-<map_index>].json`` (owner-only;
+key from sinergi.layout.failure_key).
 
 A callback must never fail the run a second time: every error in here is logged and swallowed.
 """
@@ -13,27 +14,16 @@ from datetime import UTC, datetime
 
 log = logging.getLogger("sinergi.failures")
 
-TIMEZONE = "Asia/Jakarta"
-FAILURES_PREFIX = "_failures"
 MAX_REASON = 500
 
 
 def _month(context) -> str:
-    params = context.get("params") or {}
-    month = (params.get("month") or "").strip() if isinstance(params.get("month"), str) else ""
-    if month:
-        return month
-    start = context.get("data_interval_start") or context.get("logical_date")
-    if start is None:
-        return ""
-    if hasattr(start, "in_timezone"):
-        return start.in_timezone(TIMEZONE).strftime("%Y-%m")
-    try:
-        from zoneinfo import ZoneInfo
+    from sinergi_airflow.runtime import month_of
 
-        return start.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m")
-    except Exception:
-        return str(start)[:7]
+    try:
+        return str(month_of(context))
+    except Exception:  # a bad param or no interval: the record says "unknown" rather than failing
+        return ""
 
 
 def _reason(context) -> str:
@@ -43,6 +33,9 @@ def _reason(context) -> str:
     text = " ".join(str(exc).split())  # one line: the log line and the record stay greppable
     if len(text) > MAX_REASON:
         text = text[: MAX_REASON - 1] + "…"
+    cause = getattr(exc, "__cause__", None)
+    if type(exc).__name__ == "AirflowFailException" and cause is not None and text.startswith(type(cause).__name__):
+        return text  # a permanent error failed at once (runtime.run_step): its own type name leads
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -74,26 +67,17 @@ def failure_summary(context) -> str:
             f"run={r['run_id']} reason={r['reason']}")
 
 
-def _safe(part: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(part))
-
-
-def failure_key(record: dict) -> str:
-    name = _safe(record["task_id"]) + (f"-{record['map_index']}" if record["map_index"] not in (-1, None) else "")
-    return f"{FAILURES_PREFIX}/{record['month'] or 'unknown'}/{_safe(record['run_id'] or 'unknown')}/{name}.json"
-
-
 def write_failure_record(record: dict, store=None) -> str:
     """Store the record in the owner-only quarantine bucket; returns its s3:// URL."""
-    from sinergi.layout import QUARANTINE_BUCKET
+    from sinergi.layout import QUARANTINE_BUCKET, failure_key
 
     if store is None:
-        from sinergi import settings
         from sinergi.s3 import S3ObjectStore
-        from sinergi_airflow.tasks import _lookup
+        from sinergi.settings import Settings
+        from sinergi_airflow.runtime import lookup
 
-        store = S3ObjectStore(settings.pipeline_s3(_lookup), attempts=2, backoff=0.5)
-    key = failure_key(record)
+        store = S3ObjectStore(Settings(lookup=lookup).pipeline_s3(), attempts=2, backoff=0.5)
+    key = failure_key(record["month"], record["run_id"], record["task_id"], record["map_index"])
     store.put_bytes(QUARANTINE_BUCKET, key, json.dumps(record, indent=1, sort_keys=True).encode(),
                     content_type="application/json")
     return f"s3://{QUARANTINE_BUCKET}/{key}"

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag
 
+from sinergi.months import PARAM_PATTERN, TIMEZONE
 from sinergi_airflow.callbacks import on_task_failure
-from sinergi_airflow.tasks import TIMEZONE, dataset_groups
+from sinergi_airflow.tasks import dataset_groups
 
 OWNER = "sinergi-data-engineering"
 #: The agreement was signed on 30 July 2025; July 2025 is the first month that can be shared.
@@ -16,7 +17,7 @@ FIRST_MONTH = pendulum.datetime(2025, 7, 1, tz=TIMEZONE)
 
 
 def monthly_sync_dag(*, dag_id: str, scope: str, doc_md: str, tags: list[str]):
-    """A DAG that runs one task group per dataset of ``scope`` for a month.
+    """A DAG that runs one task group per dataset of ``scope`` for a month (sinergi_airflow.tasks).
 
     Monthly data intervals in Asia/Jakarta (the run for July starts on 1 August, 03:00 WIB);
     catchup for backfills; params to re-run one month or a subset of datasets.
@@ -39,7 +40,7 @@ def monthly_sync_dag(*, dag_id: str, scope: str, doc_md: str, tags: list[str]):
             "month": Param(
                 "", type="string", title="Month (YYYY-MM)",
                 description="Re-run this month instead of the run's data interval (empty = the data interval's month).",
-                pattern=r"^(|\d{4}-(0[1-9]|1[0-2]))$",
+                pattern=PARAM_PATTERN,
             ),
             "datasets": Param(
                 [], type="array", title="Datasets",
@@ -69,8 +70,9 @@ committed last, catalog), emitting the Asset `sinergi.<party>.<dataset>` with th
 `s3://sinergi-quarantine/<dataset>/<YYYY-MM>/<run>/`.
 
 **Re-run a month.** Trigger with config `{"month": "2025-07"}`; add `"datasets": ["placements"]` to
-re-run only some datasets (the others are skipped; references are checked against the month's last
-validated reference data). Re-running is idempotent: the month is replaced atomically.
+re-run only some datasets (the others are skipped). References (e.g. a placement's P3MI) are checked
+against every id recorded for the referenced dataset up to the month; if it was never run, the check
+is skipped and the manifest's warnings say so. Re-running is idempotent: the month is replaced atomically.
 
 **Backfill.** `airflow backfill create --dag-id <this dag> --from-date 2025-07-01T00:00+07:00
 --to-date 2025-09-30T23:59+07:00` (one run per month, oldest first; a running scheduler executes them),

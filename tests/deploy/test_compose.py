@@ -172,12 +172,12 @@ def test_connections_match_what_the_code_reads(compose, monkeypatch):
     for key in expected:
         monkeypatch.setenv(key, env[key])
     monkeypatch.setenv("SINERGI_EXPORTS_DIR", env["SINERGI_EXPORTS_DIR"])
-    s3 = settings.pipeline_s3()
+    s3 = settings.Settings().pipeline_s3()
     assert s3.endpoint == "http://seaweedfs:8333" and s3.access_key == env_example()["SINERGI_S3_PIPELINE_ACCESS_KEY"]
     src = SourceConfig.from_env()
     assert src.exports_dir == Path("/opt/airflow/exports")
     assert src.disnaker_db_url.startswith("mysql+pymysql://sinergi_ro:")
-    assert settings.airflow_connection(secrets.CONN_ID).password == "hex:change-me-to-64-hex-digits"
+    assert settings.Settings().connection(secrets.CONN_ID).value.password == "hex:change-me-to-64-hex-digits"
     json.loads(env[f"AIRFLOW_CONN_{settings.S3_CONN_ID.upper()}"])  # valid JSON after interpolation
 
 
@@ -242,7 +242,7 @@ def test_seaweedfs_always_authenticates(compose):
     ids = json.loads(re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], body))["identities"]
     by_name = {i["name"]: i["actions"] for i in ids}
     assert "Admin" in by_name["pipeline"]
-    from sinergi.store import default_parties
+    from sinergi.local.store import default_parties
 
     for party, bucket in default_parties().items():
         assert sorted(by_name[party]) == sorted([f"Read:{bucket}", f"List:{bucket}"]), party

@@ -10,7 +10,8 @@ import re
 import pyarrow.parquet as pq
 import pytest
 
-from sinergi import localairflow, settings
+from sinergi import settings
+from sinergi.local import localairflow
 from sinergi.objectstore import AccessDenied
 from sinergi.s3 import S3ObjectStore
 

@@ -2,7 +2,7 @@
 records the backfill and its runs; the running scheduler executes them oldest first), and each of
 the three months is published.
 
-The test runs its own stack (``sinergi.localairflow.LocalStack``: SeaweedFS, three simulated months,
+The test runs its own stack (``sinergi.local.localairflow.LocalStack``: SeaweedFS, three simulated months,
 ``airflow standalone``) on free ports in a temp dir, and stops it.
 """
 
@@ -13,8 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from sinergi import localairflow
-from sinergi.store import EmbeddedStore
+from sinergi.local import localairflow
+from sinergi.local.process import free_port
+from sinergi.local.store import EmbeddedStore
+from support import airflow_api
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +32,7 @@ RUNS_TIMEOUT = 1800
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[localairflow.LocalStack]:
     home = tmp_path_factory.mktemp("backfill-stack")
-    st = localairflow.LocalStack(home, api_port=localairflow._free_port(), s3_port=EmbeddedStore._free_port(),
+    st = localairflow.LocalStack(home, api_port=free_port(), s3_port=EmbeddedStore._free_port(),
                                  first_month=MONTHS[0], months=len(MONTHS), scale="demo", seed=21)
     try:
         st.up()
@@ -41,7 +43,7 @@ def stack(tmp_path_factory) -> Iterator[localairflow.LocalStack]:
 
 @pytest.fixture(scope="module")
 def backfill_runs(stack) -> dict:
-    api = stack.airflow.api()
+    api = airflow_api(stack.airflow)
     api.wait_for_dag(DAG_ID, timeout=300)
     api.unpause(DAG_ID)  # backfill runs of a paused DAG wait for it to be unpaused
     log = stack.home / "logs" / "backfill.log"

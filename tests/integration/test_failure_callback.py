@@ -11,8 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from sinergi import localairflow
 from sinergi.layout import QUARANTINE_BUCKET
+from sinergi.local import localairflow
+from sinergi.local.process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,7 +77,7 @@ def test_record_lands_in_the_quarantine_bucket(callbacks, weed, caplog, capsys):
 
 
 def test_callback_never_raises_when_the_store_is_down(callbacks, monkeypatch, caplog, capsys):
-    dead = localairflow._free_port()
+    dead = free_port()
     monkeypatch.setenv("AIRFLOW_CONN_SINERGI_S3", json.dumps(
         {"conn_type": "aws", "login": "x", "password": "y", "extra": {"endpoint_url": f"http://127.0.0.1:{dead}"}}))
     caplog.set_level(logging.INFO, logger="sinergi.failures")

@@ -44,7 +44,7 @@ class _Store:
 
 
 def _start(home: Path) -> _Store:
-    from sinergi.store import EmbeddedStore
+    from sinergi.local.store import EmbeddedStore
 
     embedded = EmbeddedStore(home=home, s3_port=EmbeddedStore._free_port())
     embedded.up()
@@ -164,9 +164,9 @@ def test_report_renders_in_headless_chromium(published, chromium_path):
 def pipeline_run(tmp_path_factory, monkeypatch_module):
     """One simulated month through the real pipeline steps into a fresh store, then the indicators."""
     from sinergi import registry
+    from sinergi.errors import DatasetStopped
     from sinergi.indicators import run_for_party
     from sinergi.pipeline import (
-        DatasetStopped,
         RunContext,
         extract_step,
         publish_step,
@@ -264,7 +264,7 @@ def test_indicators_dag_runs_through_airflow(pipeline_run, tmp_path):
     """`airflow dags test sinergi_indicators` with a month param recomputes and republishes."""
     import json
 
-    from sinergi import localairflow
+    from sinergi.local import localairflow
     from sinergi.publish import read_pointer
 
     home, policy, store = pipeline_run["home"], pipeline_run["policy"], pipeline_run["store"]

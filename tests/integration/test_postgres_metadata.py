@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sinergi import localairflow
+from sinergi.local import localairflow
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

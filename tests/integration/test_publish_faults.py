@@ -19,6 +19,7 @@ import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 import pytest
 
+from sinergi.local.store import EmbeddedStore
 from sinergi.objectstore import StoreError
 from sinergi.publish import (
     ConcurrentPublishError,
@@ -32,7 +33,6 @@ from sinergi.publish.cas import dumps, read_json
 from sinergi.publish.protocol import FAULT_EXIT_CODE, STEPS, claim_key
 from sinergi.s3 import S3ObjectStore
 from sinergi.settings import S3Settings, credentials_dir
-from sinergi.store import EmbeddedStore
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ import stat
 import pytest
 
 from sinergi import layout, settings
+from sinergi.local.store import EmbeddedStore, StoreStartError
 from sinergi.objectstore import StoreError
 from sinergi.s3 import S3ObjectStore
-from sinergi.store import EmbeddedStore, StoreStartError
 
 PARTIES = {"kp2mi": "kp2mi-share", "lampung": "lampung-share"}
 

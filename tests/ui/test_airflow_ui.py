@@ -2,7 +2,7 @@
 to the Airflow UI, find the Sinergi DAGs and their docs, unpause and trigger the national DAG for a
 month, wait for it to succeed, and find the published Assets with their counts.
 
-The test runs its own stack (``sinergi.localairflow.LocalStack``: a SeaweedFS store, simulated
+The test runs its own stack (``sinergi.local.localairflow.LocalStack``: a SeaweedFS store, simulated
 sources for one month and ``airflow standalone``) on free ports in a temp dir, and stops it.
 """
 
@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from sinergi import localairflow
-from sinergi.store import EmbeddedStore
+from sinergi.local import localairflow
+from sinergi.local.process import free_port
+from sinergi.local.store import EmbeddedStore
+from support import AirflowAPI, airflow_api
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,7 +38,7 @@ state: dict = {}
 def stack(tmp_path_factory) -> Iterator[localairflow.LocalStack]:
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make chromium` installs it (apt-get install chromium)"
     home = tmp_path_factory.mktemp("ui-stack")
-    st = localairflow.LocalStack(home, api_port=localairflow._free_port(), s3_port=EmbeddedStore._free_port(),
+    st = localairflow.LocalStack(home, api_port=free_port(), s3_port=EmbeddedStore._free_port(),
                                  first_month=MONTH, months=1, scale="demo", seed=11)
     try:
         st.up()
@@ -47,8 +49,8 @@ def stack(tmp_path_factory) -> Iterator[localairflow.LocalStack]:
 
 
 @pytest.fixture(scope="module")
-def api(stack) -> localairflow.AirflowAPI:
-    client = stack.airflow.api()
+def api(stack) -> AirflowAPI:
+    client = airflow_api(stack.airflow)
     client.wait_for_dag(DAG_ID, timeout=300)
     return client
 

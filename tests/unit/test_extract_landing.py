@@ -17,9 +17,8 @@ import pytest
 from sinergi import registry
 from sinergi.extract import LandingConflictError, SourceConfig, extract
 from sinergi.extract.landing import land
-from sinergi.extract.sources import connection_url
 from sinergi.layout import LANDING_BUCKET
-from sinergi.settings import Connection
+from sinergi.settings import Connection, connection_url
 from support import DirStore
 
 try:  # helpers shared with the file-extraction tests (tests/unit is not a package)
@@ -52,7 +51,8 @@ def test_file_landed_as_received_with_checksum(tmp_path, store):
     raw = path.read_bytes()
     assert src["sha256"] == hashlib.sha256(raw).hexdigest() and src["bytes"] == len(raw)
     key = src["landing_key"]
-    assert key == "siskop2mi/placements/2025-07/manual__2025-08-01T00-00-00_00-00/PENEMPATAN_PMI_202507.csv"
+    # one run-id rule for every zone (sinergi.layout.run_segment)
+    assert key == "siskop2mi/placements/2025-07/manual__2025-08-01T00_00_00_00_00/PENEMPATAN_PMI_202507.csv"
     assert store.get_bytes(LANDING_BUCKET, key) == raw  # byte for byte (cp1252, title block and all)
     assert store.metadata(LANDING_BUCKET, key)["sha256"] == src["sha256"]
     pointer = json.loads(store.get_bytes(LANDING_BUCKET, "siskop2mi/placements/2025-07/_latest.json"))
@@ -152,7 +152,9 @@ def test_source_config_env_and_airflow_connection(tmp_path):
     assert "p%40ss" not in repr(cfg) and "***" in repr(cfg)
     env["AIRFLOW_CONN_SINERGI_DISNAKER_DB"] = "mysql://root@127.0.0.1:3306/test"
     assert SourceConfig.from_env(environ=env).disnaker_db_url == "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
-    env["SINERGI_DISNAKER_DB_URL"] = "sqlite:////tmp/x.sqlite"
+    env["SINERGI_DISNAKER_DB_URL"] = "sqlite:////tmp/x.sqlite"  # the Connection wins (sinergi.settings)
+    assert SourceConfig.from_env(environ=env).disnaker_db_url == "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
+    del env["AIRFLOW_CONN_SINERGI_DISNAKER_DB"]
     assert SourceConfig.from_env(environ=env).disnaker_db_url == "sqlite:////tmp/x.sqlite"
 
 
@@ -161,10 +163,11 @@ def test_source_config_lookup(tmp_path):
 
     def lookup(conn_id):
         calls.append(conn_id)
-        return Connection(conn_type="mariadb", host="h", login="l", schema="s")
+        return Connection(conn_type="mariadb", host="h", login="l", schema="s") if conn_id == "sinergi_disnaker_db" else None
 
     cfg = SourceConfig.from_env(lookup=lookup, environ={"SINERGI_HOME": str(tmp_path)})
-    assert calls == ["sinergi_disnaker_db"] and cfg.disnaker_db_url.startswith("mysql+pymysql://l@h/s")
+    # the exports folder is asked for first (it may be a Connection too: sinergi.settings)
+    assert calls == ["sinergi_exports", "sinergi_disnaker_db"] and cfg.disnaker_db_url.startswith("mysql+pymysql://l@h/s")
     cfg = SourceConfig.from_env(lookup=lambda _: "postgresql+psycopg2://a@b/c", environ={})
     assert cfg.disnaker_db_url == "postgresql+psycopg2://a@b/c"
     assert connection_url("sqlite:///rel.db") == "sqlite:///rel.db"

@@ -8,6 +8,7 @@ derived columns, add ``_source_file`` / ``_source_row`` / ``_extract_issues``.
 
 from __future__ import annotations
 
+import contextvars
 import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -113,9 +114,10 @@ def _open_source(
             # A large file is landed (hashed, uploaded in parts) while it is parsed from disk; the
             # stream waits for the landing before it reports complete, and fails if the landing failed.
             pool = ThreadPoolExecutor(1, thread_name_prefix="sinergi-landing")
+            # the landing thread runs in this context: a timing recorder (sinergi.timing) sees it too
             result.pending_landings.append((record, pool.submit(
-                landing.land, store, system=src.system, dataset=ds.name, month=month, run_id=run_id,
-                filename=path.name, path=path, source=path.name)))
+                contextvars.copy_context().run, landing.land, store, system=src.system, dataset=ds.name,
+                month=month, run_id=run_id, filename=path.name, path=path, source=path.name)))
             pool.shutdown(wait=False)
         elif store is not None:
             record |= landing.land(store, system=src.system, dataset=ds.name, month=month, run_id=run_id,

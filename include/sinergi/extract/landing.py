@@ -2,8 +2,11 @@
 
 Key layout (bucket ``sinergi-landing``, owner-only)::
 
-    <system>/<dataset>/<YYYY-MM>/<run_id>/<filename>      the bytes as received (SQL pulls: Parquet)
-    <system>/<dataset>/<YYYY-MM>/_latest.json             pointer: run_id, key, sha256, bytes
+    <system>/<dataset>/<YYYY-MM>/<run>/<filename>      the bytes as received (SQL pulls: Parquet)
+    <system>/<dataset>/<YYYY-MM>/_latest.json          pointer: run_id, key, sha256, bytes
+
+(keys from sinergi.layout; ``<run>`` is the run id made key-safe by ``layout.run_segment``, the same
+rule staging and quarantine use).
 
 Idempotency: the sha256 of the received bytes is the identity of an extract. Before writing, the
 month's ``_latest.json`` is read; if it names an object with the same sha256, nothing new is written
@@ -27,8 +30,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sinergi.extract.errors import LandingConflictError
-from sinergi.layout import LANDING_BUCKET
+from sinergi.layout import LANDING_BUCKET, landing_key, landing_pointer_key
 from sinergi.objectstore import ObjectNotFound, ObjectStore, PreconditionFailed
+from sinergi.timing import stage
 
 IN_MEMORY_LIMIT = 64 * 1024 * 1024  # larger files are streamed from disk (put_file)
 _CHUNK = 4 * 1024 * 1024
@@ -42,15 +46,6 @@ def sha256_file(path: Path) -> tuple[str, int]:
             h.update(chunk)
             size += len(chunk)
     return h.hexdigest(), size
-
-
-def month_prefix(system: str, dataset: str, month: str) -> str:
-    return f"{system}/{dataset}/{month}"
-
-
-def landing_key(system: str, dataset: str, month: str, run_id: str, filename: str) -> str:
-    safe_run = run_id.replace("/", "_").replace(":", "-").replace("+", "_")
-    return f"{month_prefix(system, dataset, month)}/{safe_run}/{filename}"
 
 
 def _read_pointer(store: ObjectStore, bucket: str, key: str) -> dict | None:
@@ -77,13 +72,20 @@ def land(
 ) -> dict:
     """Store one received extract (``data`` in memory, or the file at ``path``); return its record
     ``{landing_key, sha256, bytes, reused}``."""
+    with stage("landing"):
+        return _land(store, system=system, dataset=dataset, month=month, run_id=run_id, filename=filename,
+                     path=path, data=data, source=source, bucket=bucket)
+
+
+def _land(store: ObjectStore, *, system: str, dataset: str, month: str, run_id: str, filename: str,
+          path: Path | None, data: bytes | None, source: str, bucket: str) -> dict:
     if data is not None:
         digest, size = hashlib.sha256(data).hexdigest(), len(data)
     elif path is not None:
         digest, size = sha256_file(path)
     else:
         raise ValueError("land() needs data or path")
-    pointer_key = f"{month_prefix(system, dataset, month)}/_latest.json"
+    pointer_key = landing_pointer_key(system, dataset, month)
     pointer = _read_pointer(store, bucket, pointer_key)
     if pointer and pointer.get("sha256") == digest and store.head(bucket, pointer.get("landing_key", "")):
         return {"landing_key": pointer["landing_key"], "sha256": digest, "bytes": size, "reused": True}

@@ -1,6 +1,7 @@
-"""Generate synthetic source data: SISKOP2MI exports, dinas files and the Disnaker database.
+"""``sinergi simulate``: generate synthetic source data, with a ledger of every injected defect.
 
-The ``sinergi simulate`` subcommand (``sinergi.cli`` adds it through ``register``).
+SISKOP2MI exports, Dinkes/Dinsos files and the Disnaker database; ``register`` adds the subcommand to
+the ``sinergi`` CLI.
 
 Also runnable on its own: ``python -m sinergi.simulate.cli --month 2025-07 --out .local/exports``.
 """

@@ -8,8 +8,8 @@ Security properties (DESIGN.md, STACK.md):
 - the pipeline identity is Admin (creates buckets, writes); each party gets a read-only identity
   limited to its own bucket; there is no anonymous identity, so anonymous requests are denied.
 
-Credentials are generated once and kept in ``<home>/credentials/<name>.env`` (0600); restarting the
-store reuses them. ``rotate`` replaces one identity's key pair.
+Credentials are generated once and kept in ``<home>/credentials/<name>.env`` (0600, in a 0700
+directory); restarting the store reuses them. ``rotate`` replaces one identity's key pair.
 """
 
 from __future__ import annotations
@@ -18,9 +18,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -30,6 +27,8 @@ from pathlib import Path
 
 from sinergi import settings
 from sinergi.layout import OWNER_BUCKETS
+from sinergi.local.process import Supervisor, free_port, port_free
+from sinergi.private import private_dir, write_private
 from sinergi.settings import S3Settings
 
 PIPELINE = "pipeline"
@@ -43,24 +42,6 @@ _COMPONENT_PORTS = (
 
 class StoreStartError(RuntimeError):
     pass
-
-
-def port_free(port: int) -> bool:
-    """Whether ``port`` can be bound on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that is free now (tests and secondary stacks use these)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass(frozen=True)
@@ -77,12 +58,9 @@ class StoreStatus:
 
 def default_parties() -> dict[str, str]:
     """Party name -> bucket, from the sharing policy."""
-    try:
-        from sinergi.policy import load_policy
+    from sinergi.policy import load_policy
 
-        return {name: p.bucket for name, p in load_policy().parties.items()}
-    except ImportError:  # policy module not available: the agreement's two parties
-        return {"kp2mi": "kp2mi-share", "lampung": "lampung-share"}
+    return {name: p.bucket for name, p in load_policy().parties.items()}
 
 
 class EmbeddedStore:
@@ -91,6 +69,7 @@ class EmbeddedStore:
         self.dir = self.home / "store"
         self.s3_port = int(s3_port or os.environ.get("SINERGI_S3_PORT") or settings.DEFAULT_S3_PORT)
         self._parties = parties
+        self.process = Supervisor(self.dir / "weed.pid", marker=b"weed")
 
     @property
     def parties(self) -> dict[str, str]:
@@ -104,7 +83,7 @@ class EmbeddedStore:
 
     @property
     def pid_file(self) -> Path:
-        return self.dir / "weed.pid"
+        return self.process.pid_file
 
     @property
     def log_file(self) -> Path:
@@ -115,8 +94,6 @@ class EmbeddedStore:
         return settings.credentials_dir(self.home) / f"{name}.env"
 
     def _write_credentials(self, name: str, access: str, secret: str, bucket: str | None) -> None:
-        path = self._cred_path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
         lines = [
             f"# Sinergi object-store credentials for '{name}' (generated; do not commit or share)",
             f"AWS_ACCESS_KEY_ID={access}",
@@ -126,9 +103,7 @@ class EmbeddedStore:
         ]
         if bucket:
             lines.append(f"SINERGI_BUCKET={bucket}")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        write_private(self._cred_path(name), "\n".join(lines) + "\n")
 
     def credentials(self, name: str) -> S3Settings:
         return settings.party_s3(name, self.home)
@@ -175,24 +150,7 @@ class EmbeddedStore:
 
     # -- process -------------------------------------------------------------------------------
     def _pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return pid
-        # guard against pid reuse by something else
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"weed" not in cmd:
-                return None
-        except FileNotFoundError:
-            return None
-        return pid
+        return self.process.pid()
 
     def status(self) -> StoreStatus:
         pid = self._pid()
@@ -208,7 +166,7 @@ class EmbeddedStore:
             return False
 
     _port_free = staticmethod(port_free)
-    _free_port = staticmethod(free_port)
+    _free_port = staticmethod(free_port)  # tests start stores on free ports
 
     def _component_ports(self) -> dict[str, int]:
         path = self.dir / "ports.json"
@@ -237,7 +195,7 @@ class EmbeddedStore:
 
     def up(self, timeout: float = 60.0) -> StoreStatus:
         """Start the store (harmless if it is already running); create the zone and party buckets."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         if self._pid() is not None and self._s3_answers():
             creds = self._ensure_credentials()
             self._ensure_buckets(creds[PIPELINE])
@@ -248,10 +206,7 @@ class EmbeddedStore:
                 f"process. Stop it, or choose another port with SINERGI_S3_PORT=<port> (make run S3_PORT=<port>)."
             )
         creds = self._ensure_credentials()
-        ids_path = self.dir / "identities.json"
-        fd = os.open(ids_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(self._identities(creds), f, indent=1)
+        ids_path = write_private(self.dir / "identities.json", json.dumps(self._identities(creds), indent=1))
         data = self.dir / "data"
         data.mkdir(exist_ok=True)
         ports = self._component_ports()
@@ -262,10 +217,7 @@ class EmbeddedStore:
             *(f"-{name}={port}" for name, port in ports.items()),
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        with open(self.log_file, "ab") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=env, cwd=self.dir, start_new_session=True)
-        self.pid_file.write_text(str(proc.pid))
+        proc = self.process.start(cmd, env=env, cwd=self.dir, log_file=self.log_file)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -298,26 +250,4 @@ class EmbeddedStore:
 
     def down(self, timeout: float = 20.0) -> bool:
         """Stop the store; returns False if it was not running."""
-        pid = self._pid()
-        if pid is None:
-            self.pid_file.unlink(missing_ok=True)
-            return False
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            try:  # reap if it is our child
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-            time.sleep(0.1)
-        else:
-            os.killpg(pid, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
-        return True
+        return self.process.stop(timeout)

@@ -8,13 +8,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from sinergi import settings
+from sinergi.errors import ConfigError
+from sinergi.layout import QUARANTINE_BUCKET, local_report_path, parse_data_key
+from sinergi.local.store import default_parties
+from sinergi.months import Month
 from sinergi.objectstore import StoreError
-
-
-def _parties(home: Path) -> dict[str, str]:
-    from sinergi.store import default_parties
-
-    return default_parties()
 
 
 def published_counts(party: str, bucket: str, month: str, home: Path) -> dict[str, int]:
@@ -22,13 +20,13 @@ def published_counts(party: str, bucket: str, month: str, home: Path) -> dict[st
     from sinergi.s3 import S3ObjectStore
 
     store = S3ObjectStore(settings.party_s3(party, home), attempts=2, backoff=0.2)
-    year, mon = month.split("-")
+    month = Month.parse(month)
     counts: dict[str, int] = {}
     for obj in store.list(bucket):
-        parts = obj.key.split("/")
-        if len(parts) >= 4 and parts[1] == f"year={year}" and parts[2] == f"month={mon}" and parts[-1].endswith(".parquet"):
+        found = parse_data_key(obj.key)
+        if found is not None and found[1] == month:
             data = store.get_bytes(bucket, obj.key)
-            counts[parts[0]] = counts.get(parts[0], 0) + pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+            counts[found[0]] = counts.get(found[0], 0) + pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
     return dict(sorted(counts.items()))
 
 
@@ -37,12 +35,12 @@ def summary_text(month: str, home: Path | None = None) -> str:
 
     home = home or settings.home()
     lines: list[str] = []
-    for party, bucket in _parties(home).items():
+    for party, bucket in default_parties().items():
         cred = settings.credentials_dir(home) / f"{party}.env"
         lines.append(f"\n== {party}  (bucket s3://{bucket}, key {cred})")
         try:
             counts = published_counts(party, bucket, month, home)
-        except (StoreError, FileNotFoundError) as e:
+        except (StoreError, ConfigError) as e:
             lines.append(f"   cannot read: {e}")
             continue
         if not counts:
@@ -61,11 +59,11 @@ def local_outputs_text(month: str, home: Path | None = None) -> str:
     """Where the month's reports and Great Expectations Data Docs are on this machine."""
     home = home or settings.home()
     lines = []
-    for party in _parties(home):
-        path = home / "reports" / party / f"{month}.html"
+    for party in default_parties():
+        path = local_report_path(home, party, month)
         lines.append(f"   report for {party:<10} {path}" + ("" if path.exists() else "  (not produced)"))
     docs = sorted((home / "data-docs").glob(f"*/{month}/**/index.html"))
     if docs:
         lines.append(f"   Data Docs ({len(docs)} datasets): open e.g. {docs[0]}")
-        lines.append(f"   (all under {home / 'data-docs'}/<dataset>/{month}/; quarantined rows in s3://sinergi-quarantine/<dataset>/{month}/)")
+        lines.append(f"   (all under {home / 'data-docs'}/<dataset>/{month}/; quarantined rows in s3://{QUARANTINE_BUCKET}/<dataset>/{month}/)")
     return "\n".join(lines)

@@ -1,8 +1,8 @@
 """Run the DAGs through Airflow itself on the embedded defaults (``make run``, ``make up``, tests).
 
 Airflow is started as a subprocess (``airflow dags test``, ``airflow standalone``, ``airflow backfill``),
-so the core still never imports it; the REST API is used over HTTP. Metadata lives in SQLite under
-``<home>/airflow`` unless AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is set.
+so this package never imports it. Metadata lives in SQLite under ``<home>/airflow`` unless
+AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is set.
 """
 
 from __future__ import annotations
@@ -12,20 +12,18 @@ import json
 import os
 import secrets
 import shlex
-import signal
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from sinergi import settings
-from sinergi.store import free_port as _free_port
-from sinergi.store import port_free as _port_free
+from sinergi.local.process import Supervisor, free_port, port_free
+from sinergi.months import Month
+from sinergi.private import create_private, write_private
 
 DAG_IDS = {"national": "sinergi_national_monthly", "provincial": "sinergi_provincial_monthly", "indicators": "sinergi_indicators"}
 
@@ -63,7 +61,7 @@ def migrate(env: dict[str, str], log_path: Path) -> None:
 def dags_test(scope: str, month: str, env: dict[str, str], log_path: Path, datasets: list[str] | None = None) -> None:
     """Run one monthly DAG for ``month`` through Airflow (``airflow dags test``)."""
     # logical date = the month's data interval start (1st, 03:00 Asia/Jakarta)
-    logical_date = month_logical_date(month)
+    logical_date = Month.parse(month).logical_date
     conf = json.dumps({"month": month, "datasets": datasets or []})
     _run(airflow_cmd("dags", "test", DAG_IDS[scope], logical_date, "-c", conf), env, log_path, f"airflow dags test {DAG_IDS[scope]} ({month})")
 
@@ -96,12 +94,7 @@ class AirflowStartError(RuntimeError):
 
 def _secret_file(path: Path, nbytes: int = 32) -> str:
     """A secret generated once and kept (0600) so every component and restart agrees on it."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(nbytes))
-    return path.read_text().strip()
+    return create_private(path, lambda: secrets.token_urlsafe(nbytes)).decode().strip()
 
 
 def standalone_env(
@@ -129,7 +122,7 @@ def standalone_env(
         # a second local Airflow (tests next to `make up`) must not fight over the log-server ports
         # (8793/8794 by default); they serve logs only to holders of a token signed with the JWT secret
         for option in ("WORKER_LOG_SERVER_PORT", "TRIGGER_LOG_SERVER_PORT"):
-            env.setdefault(f"AIRFLOW__LOGGING__{option}", str(_free_port()))
+            env.setdefault(f"AIRFLOW__LOGGING__{option}", str(free_port()))
     # one JWT secret shared by the api-server, scheduler and task processes
     env.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", _secret_file(af_home / "jwt_secret"))
     env.setdefault("AIRFLOW__CORE__FERNET_KEY", _fernet_key(af_home / "fernet_key"))
@@ -141,8 +134,8 @@ def standalone_env(
     env.setdefault("SINERGI_TASK_RETRIES", "0")
     if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite"):
         # five components write to one SQLite file: wait for the lock instead of failing after 5 s
-        env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", "sinergi.localairflow.SQLITE_CONNECT_ARGS")
-        env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC", "sinergi.localairflow.SQLITE_CONNECT_ARGS_ASYNC")
+        env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", f"{__name__}.SQLITE_CONNECT_ARGS")
+        env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC", f"{__name__}.SQLITE_CONNECT_ARGS_ASYNC")
     return env
 
 
@@ -170,12 +163,7 @@ SQLITE_CONNECT_ARGS_ASYNC: dict = {"timeout": 60}
 
 
 def _fernet_key(path: Path) -> str:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
-    return path.read_text().strip()
+    return create_private(path, lambda: base64.urlsafe_b64encode(secrets.token_bytes(32))).decode().strip()
 
 
 @dataclass(frozen=True)
@@ -210,11 +198,12 @@ class Standalone:
         self.port = int(port or os.environ.get("SINERGI_AIRFLOW_PORT") or saved.get("port") or DEFAULT_API_PORT)
         self.schedule = schedule
         self.extra_env = dict(extra_env or {})
+        self.process = Supervisor(self.dir / "standalone.pid", marker=b"standalone")
 
     # -- paths -----------------------------------------------------------------------------------
     @property
     def pid_file(self) -> Path:
-        return self.dir / "standalone.pid"
+        return self.process.pid_file
 
     @property
     def state_file(self) -> Path:
@@ -248,15 +237,7 @@ class Standalone:
 
     # -- process ---------------------------------------------------------------------------------
     def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        try:  # guard against pid reuse
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except FileNotFoundError:
-            return None
-        return pid if b"standalone" in cmd else None
+        return self.process.pid()
 
     def password(self) -> str | None:
         try:
@@ -286,20 +267,16 @@ class Standalone:
         if self.pid() is not None:
             self.wait_healthy(timeout)
             return self.status()
-        if not _port_free(self.port):
+        if not port_free(self.port):
             raise AirflowStartError(
                 f"cannot start Airflow: port {self.port} on 127.0.0.1 is already in use by another process. "
                 f"Stop it, or choose another port with SINERGI_AIRFLOW_PORT=<port> (make up AIRFLOW_PORT=<port>)."
             )
         env = self.env()
         self._write_env_file(env)
-        with open(self.log_file, "ab") as log:
-            log.write(f"\n=== airflow standalone on {self.url} ({time.strftime('%Y-%m-%d %H:%M:%S')}) ===\n".encode())
-            log.flush()
-            proc = subprocess.Popen(airflow_cmd("standalone"), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, cwd=self.dir, start_new_session=True)
-        self._proc = proc
-        self.pid_file.write_text(str(proc.pid))
+        proc = self.process.start(
+            airflow_cmd("standalone"), env=env, cwd=self.dir, log_file=self.log_file,
+            header=f"\n=== airflow standalone on {self.url} ({time.strftime('%Y-%m-%d %H:%M:%S')}) ===\n")
         self.state_file.write_text(json.dumps({"pid": proc.pid, "port": self.port, "url": self.url}))
         try:
             self.wait_healthy(timeout, proc)
@@ -318,9 +295,7 @@ class Standalone:
         lines = ["# generated by `sinergi up`: the environment of the local Airflow (contains secrets; 0600)"]
         lines += [f"export {k}={shlex.quote(env[k])}" for k in keep]
         lines.append(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\"")
-        fd = os.open(self.env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        write_private(self.env_file, "\n".join(lines) + "\n")
 
     def wait_healthy(self, timeout: float, proc: subprocess.Popen | None = None) -> None:
         deadline = time.monotonic() + timeout
@@ -335,149 +310,10 @@ class Standalone:
                                 f"log {self.log_file}:\n" + self.log_file.read_text(errors="replace")[-3000:])
 
     def stop(self, timeout: float = 40.0) -> bool:
-        """Stop the process group started by ``start``; False if it was not running."""
-        pid = self.pid()
-        if pid is None:
-            self.pid_file.unlink(missing_ok=True)
-            return False
-        # Every component (scheduler, dag-processor, triggerer, api-server) shuts down cleanly on
-        # SIGTERM; the whole group gets it, as standalone itself would not pass it on.
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(pid, sig)
-            except ProcessLookupError:
-                break
-            if self._wait_group_gone(pid, wait):
-                break
-        proc = getattr(self, "_proc", None)
-        if proc is not None:
-            proc.poll()
-        self.pid_file.unlink(missing_ok=True)
-        return True
-
-    @staticmethod
-    def _wait_group_gone(pgid: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.waitpid(pgid, os.WNOHANG)  # reap if it is our child
-            except ChildProcessError:
-                pass
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                return True
-            time.sleep(0.2)
-        return False
-
-    def api(self) -> AirflowAPI:
-        password = self.password()
-        if password is None:
-            raise AirflowStartError(f"no generated admin password in {self.password_file}: is Airflow started?")
-        return AirflowAPI(self.url, ADMIN_USER, password)
-
-
-class AirflowAPIError(RuntimeError):
-    def __init__(self, status: int, message: str):
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-
-
-class AirflowAPI:
-    """A tiny client for Airflow's public REST API (``/api/v2``), with a SimpleAuthManager token."""
-
-    def __init__(self, url: str, username: str, password: str):
-        self.url = url.rstrip("/")
-        body = json.dumps({"username": username, "password": password}).encode()
-        token = self._request("POST", "/auth/token", body, {})["access_token"]
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def _request(self, method: str, path: str, body: bytes | None, headers: dict, attempts: int = 5) -> dict:
-        """One API call; reads (GET) are retried when a busy local server times out or answers 5xx."""
-        req = urllib.request.Request(f"{self.url}{path}", data=body, method=method,
-                                     headers={"Content-Type": "application/json", "Accept": "application/json", **headers})
-        tries = attempts if method == "GET" else 1
-        for attempt in range(1, tries + 1):
-            try:
-                with urllib.request.urlopen(req, timeout=120) as r:
-                    raw = r.read()
-                return json.loads(raw) if raw else {}
-            except urllib.error.HTTPError as e:
-                error = AirflowAPIError(e.code, e.read().decode(errors="replace")[:2000])
-                if e.code < 500 or attempt == tries:
-                    raise error from None
-            except (TimeoutError, urllib.error.URLError, ConnectionError) as e:
-                if attempt == tries:
-                    raise
-                error = e
-            time.sleep(2 * attempt)
-        raise error  # pragma: no cover - the loop returns or raises
-
-    def get(self, path: str, **query) -> dict:
-        qs = ("?" + urllib.parse.urlencode(query, doseq=True)) if query else ""
-        return self._request("GET", f"/api/v2{path}{qs}", None, self.headers)
-
-    def post(self, path: str, body: dict) -> dict:
-        return self._request("POST", f"/api/v2{path}", json.dumps(body).encode(), self.headers)
-
-    def patch(self, path: str, body: dict) -> dict:
-        return self._request("PATCH", f"/api/v2{path}", json.dumps(body).encode(), self.headers)
-
-    # -- conveniences ----------------------------------------------------------------------------
-    def wait_for_dag(self, dag_id: str, timeout: float = 120.0) -> dict:
-        """Wait until the dag-processor has parsed and serialised ``dag_id``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                dag = self.get(f"/dags/{dag_id}")
-                self.get(f"/dags/{dag_id}/details")
-                return dag
-            except AirflowAPIError as e:
-                if e.status != 404 or time.monotonic() > deadline:
-                    raise
-            time.sleep(1)
-
-    def unpause(self, dag_id: str) -> None:
-        self.patch(f"/dags/{dag_id}", {"is_paused": False})
-
-    def trigger(self, dag_id: str, month: str, datasets: list[str] | None = None, run_id: str | None = None) -> str:
-        """Trigger a run for ``month`` (logical date = the month's interval start); returns the run id."""
-        body = {"logical_date": month_logical_date(month), "conf": {"month": month, "datasets": datasets or []}}
-        if run_id:
-            body["dag_run_id"] = run_id
-        return self.post(f"/dags/{dag_id}/dagRuns", body)["dag_run_id"]
-
-    def wait_run(self, dag_id: str, run_id: str, timeout: float = 600.0) -> str:
-        """Wait for a run to finish; returns its final state (``success`` or ``failed``)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            state = self.get(f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}")["state"]
-            if state in ("success", "failed"):
-                return state
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{dag_id} run {run_id} still {state} after {timeout:.0f}s")
-            time.sleep(2)
-
-    def failed_tasks(self, dag_id: str, run_id: str) -> list[dict]:
-        tis = self.get(f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances", limit=1000)
-        return [t for t in tis["task_instances"] if t["state"] in ("failed", "upstream_failed")]
-
-    def task_log(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1, try_number: int = 1) -> str:
-        path = f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/{task_id}/logs/{try_number}"
-        out = self.get(path, map_index=map_index, full_content="true")
-        content = out.get("content")
-        if isinstance(content, list):
-            return "\n".join(c.get("event", "") if isinstance(c, dict) else str(c) for c in content)
-        return str(content)
-
-    def asset_events(self, **query) -> list[dict]:
-        return self.get("/assets/events", limit=1000, **query)["asset_events"]
-
-
-def month_logical_date(month: str) -> str:
-    """The logical date of a monthly run: the month's data-interval start, 1st 03:00 Asia/Jakarta."""
-    year, mon = (int(x) for x in month.split("-"))
-    return f"{year:04d}-{mon:02d}-01T03:00:00+07:00"
+        """Stop the process group started by ``start``; False if it was not running. Every component
+        (scheduler, dag-processor, triggerer, api-server) shuts down cleanly on SIGTERM; the whole
+        group gets it, as standalone itself would not pass it on."""
+        return self.process.stop(timeout)
 
 
 def backfill(dag_id: str, from_month: str, to_month: str, env: dict[str, str], log_path: Path,
@@ -493,7 +329,8 @@ def backfill(dag_id: str, from_month: str, to_month: str, env: dict[str, str], l
     # each run's data interval, so it is not part of the run conf.
     conf = ["--dag-run-conf", json.dumps({"datasets": datasets})] if datasets else []
     cmd = airflow_cmd("backfill", "create", "--dag-id", dag_id,
-                      "--from-date", month_logical_date(from_month), "--to-date", month_logical_date(to_month),
+                      "--from-date", Month.parse(from_month).logical_date,
+                      "--to-date", Month.parse(to_month).logical_date,
                       "--max-active-runs", str(max_active_runs), "--reprocess-behavior", reprocess, *conf)
     for attempt in range(1, 6):
         try:
@@ -524,7 +361,7 @@ class LocalStack:
     exports_dir: Path | None = None  # real exports instead of simulated ones
 
     def __post_init__(self):
-        from sinergi.store import EmbeddedStore
+        from sinergi.local.store import EmbeddedStore
 
         self.home = Path(self.home).resolve()
         self.store = EmbeddedStore(home=self.home, s3_port=self.s3_port)
@@ -564,9 +401,5 @@ class LocalStack:
 
     @property
     def months_list(self) -> list[str]:
-        y, m = (int(x) for x in self.first_month.split("-"))
-        out = []
-        for _ in range(self.months):
-            out.append(f"{y:04d}-{m:02d}")
-            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-        return out
+        first = Month.parse(self.first_month)
+        return [str(m) for m in first.until(first.add(self.months - 1))]

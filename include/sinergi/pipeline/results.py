@@ -1,0 +1,67 @@
+"""The XCom contract: what each step returns and the next step receives.
+
+Only these small, JSON-able references travel between tasks (keys into the staging zone, counts,
+reports); the data itself stays in the object store, so any task can run on any worker. Each
+step's reference extends the previous one, so the last one still names the dataset, month and run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from sinergi.publish import PublishResult
+
+#: What publish_step returns: the publication in the party's bucket (sinergi.publish).
+PublishRef = PublishResult
+
+
+class SourceRecord(TypedDict, total=False):
+    """One source read for the month (a file or a database pull) and where it was landed."""
+
+    path: str  # a file source
+    table: str  # a database source
+    bytes: int
+    rows: int | None
+    sha256: str
+    landing_key: str | None
+    reused: bool  # the same bytes were already landed for this month
+    filter: str  # a database source's incremental filter
+    rows_pulled: int
+
+
+class Counts(TypedDict, total=False):
+    """Rows at each point; extracted = valid + quarantined (reconciled by validate_step)."""
+
+    extracted: int
+    valid: int
+    quarantined: int
+    by_rule: dict[str, int]  # a row failing several rules counts once per rule
+
+
+class ExtractRef(TypedDict):
+    dataset: str
+    month: str  # YYYY-MM
+    run_id: str
+    extracted_key: str  # staging: <dataset>/<YYYY-MM>/<run>/extracted.parquet
+    extracted: int
+    sources: list[SourceRecord]
+    warnings: list[str]  # extraction warnings (go into every manifest)
+
+
+class ValidateRef(ExtractRef):
+    valid_key: str  # staging: <dataset>/<YYYY-MM>/<run>/valid.parquet
+    quarantine_key: str  # quarantine zone: <dataset>/<YYYY-MM>/<run>/quarantine.parquet
+    data_docs: str | None  # local path of the Data Docs index (also uploaded to the quarantine zone)
+    counts: Counts
+    gx: dict[str, Any]  # the merged GX suite result summary
+    validation_warnings: list[str]  # incl. reference checks skipped for want of ids
+
+
+class ShareRef(ValidateRef):
+    party: str
+    shared_key: str  # staging: <dataset>/<YYYY-MM>/<run>/share/<party>.parquet
+    shared: int
+    share_report: dict[str, Any]  # rows in / filtered out / suppressed, k-anonymity, key versions
+
+
+__all__ = ["Counts", "ExtractRef", "PublishRef", "ShareRef", "SourceRecord", "ValidateRef"]

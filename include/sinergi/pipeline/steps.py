@@ -1,0 +1,190 @@
+"""The monthly job's steps: extract → validate → share (per party) → publish (per party).
+
+Each step reads its input from the object store, writes its output back, and returns a small
+reference (sinergi.pipeline.results), so the DAG layer passes only references through XCom. Every
+source row ends up published, quarantined, filtered out by a party's row filter or suppressed; a
+step that finds otherwise raises ReconciliationError. Errors a re-run cannot fix derive from
+PermanentError (sinergi.errors): the DAG layer fails those tasks without retrying.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pyarrow.parquet as pq
+
+from sinergi import registry
+from sinergi.errors import DatasetStopped, ReconciliationError
+from sinergi.layout import (
+    QUARANTINE_BUCKET,
+    ROPA_HTML_KEY,
+    ROPA_MD_KEY,
+    data_docs_prefix,
+    run_segment,
+    staging_key,
+)
+from sinergi.months import Month
+from sinergi.pipeline import ledger
+from sinergi.pipeline.context import RunContext
+from sinergi.pipeline.results import ExtractRef, PublishRef, ShareRef, ValidateRef
+from sinergi.pipeline.staging import get_table, put_table, staged_file, staging_writer
+from sinergi.timing import stage
+
+log = logging.getLogger("sinergi.pipeline")
+
+
+def extract_step(dataset: str, month: Month | str, run_id: str, ctx: RunContext) -> ExtractRef:
+    """Read the month's source, land it as received, and stage it in canonical form."""
+    from sinergi.extract import iter_extract, output_schema
+
+    month = str(Month.of(month))
+    with stage("extract"):
+        batches, result = iter_extract(dataset, month, ctx.sources, landing=ctx.store, run_id=run_id)
+        key = staging_key(dataset, month, run_id, "extracted.parquet")
+        with staging_writer(ctx.store, key, output_schema(dataset)) as out:
+            for batch in batches:
+                out.write(batch)
+        if not result.complete or out.rows != result.rows_read:
+            raise ReconciliationError(
+                f"{dataset} {month}: extract delivered {result.rows_read} rows but {out.rows} were staged")
+    ref = ExtractRef(dataset=dataset, month=month, run_id=run_id, extracted_key=key, extracted=out.rows,
+                     sources=result.sources, warnings=list(result.warnings))
+    log.info("%s %s: extracted %d rows from %s", dataset, month, out.rows,
+             [s.get("path") or s.get("table") for s in result.sources])
+    for w in result.warnings:
+        log.warning("%s %s: %s", dataset, month, w)
+    return ref
+
+
+def validate_step(ref: ExtractRef, ctx: RunContext) -> ValidateRef:
+    """Validate the staged month: valid rows to staging, rejected rows (with reasons) and Data Docs
+    to quarantine. A stopped dataset raises DatasetStopped after the quarantine is written. The
+    ledger (ids for other datasets' references, the month's volume) is written only for a month
+    that validated without a stop."""
+    from sinergi.chunks import ParquetSource
+    from sinergi.validate import upload_docs, validate, write_quarantine
+
+    dataset, month, run_id = ref["dataset"], ref["month"], ref["run_id"]
+    with stage("validate"):
+        references, ref_warnings = ledger.referenced_ids(ctx.store, dataset, month)
+        history = ledger.volume_history(ctx.store, dataset, month)
+        ids = None
+        with staged_file(ctx.store, ref["extracted_key"]) as extracted, \
+                staging_writer(ctx.store, staging_key(dataset, month, run_id, "valid.parquet")) as valid_out:
+            res = validate(
+                ParquetSource(extracted), dataset, month, run_id, references=references, history=history,
+                docs_dir=ctx.home,  # the site goes to layout.local_data_docs_dir(home, dataset, month, run)
+                valid_sink=valid_out.write,
+            )
+            if res.stopped:
+                valid_out.discard()
+            elif ledger.is_referenced(dataset):
+                # every extracted id exists (also those quarantined for another reason)
+                rid = registry.get(dataset).record_id
+                ids = pq.read_table(extracted, columns=[rid]).column(rid).drop_null().unique().to_pylist()
+        with stage("quarantine write"):
+            quarantine_key = write_quarantine(ctx.store, res, dataset, month, run_segment(run_id))
+        if res.docs_path:
+            with stage("data docs upload"):
+                upload_docs(ctx.store, res.docs_path, dataset, month, run_segment(run_id))
+        counts = dict(res.counts)
+        if counts["extracted"] != counts["valid"] + counts["quarantined"]:
+            raise ReconciliationError(f"{dataset} {month}: extracted {counts['extracted']} != valid {counts['valid']} "
+                                      f"+ quarantined {counts['quarantined']}")
+        if counts["extracted"] != ref["extracted"]:
+            raise ReconciliationError(f"{dataset} {month}: {ref['extracted']} rows were staged by extract but "
+                                      f"validation read {counts['extracted']}")
+        warnings = [*ref_warnings, *res.warnings]
+        log.info("%s %s: %d extracted, %d valid, %d quarantined %s", dataset, month, counts["extracted"],
+                 counts["valid"], counts["quarantined"], counts.get("by_rule", {}))
+        for w in warnings:
+            log.warning("%s %s: %s", dataset, month, w)
+        if res.docs_path:
+            log.info("%s %s: Data Docs %s (and s3://%s/%s)", dataset, month, res.docs_path, QUARANTINE_BUCKET,
+                     data_docs_prefix(dataset, month, run_id))
+        if res.stopped:
+            raise DatasetStopped(f"{dataset} {month} is not published: " + "; ".join(res.stop_reasons))
+        if ids is not None:
+            ledger.record_ids(ctx.store, dataset, month, run_id, ids)
+        ledger.record_volume(ctx.store, dataset, month, counts["extracted"])
+    return ValidateRef(
+        **ref, valid_key=valid_out.key, quarantine_key=quarantine_key,
+        data_docs=str(res.docs_path) if res.docs_path else None, counts=counts, gx=res.summary,
+        validation_warnings=warnings,
+    )
+
+
+def recipients(dataset: str, ctx: RunContext) -> list[str]:
+    """The parties the sharing policy gives ``dataset`` to (one share + publish each)."""
+    return list(ctx.policy.recipients(dataset))
+
+
+def share_step(ref: ValidateRef, party: str, ctx: RunContext) -> ShareRef:
+    """Apply the party's sharing policy to the valid rows (filter, transforms, tokens, k-anonymity,
+    leak guard) and stage the release."""
+    from sinergi.chunks import ParquetSource
+    from sinergi.policy import share
+
+    dataset, month, run_id = ref["dataset"], ref["month"], ref["run_id"]
+    with stage("share"):
+        with staged_file(ctx.store, ref["valid_key"]) as valid:
+            source = ParquetSource(valid)
+            shared, report = share(source, dataset, party, ctx.policy, ctx.keyring)  # runs the leak guard
+        key = staging_key(dataset, month, run_id, f"share/{party}.parquet")
+        put_table(ctx.store, key, shared)
+    suppressed = sum((report.get("rows_suppressed") or {}).values())
+    filtered = int(report.get("rows_filtered_out") or 0)
+    if source.num_rows != shared.num_rows + suppressed + filtered:
+        raise ReconciliationError(f"{dataset} {month} → {party}: valid {source.num_rows} != shared {shared.num_rows} "
+                                  f"+ suppressed {suppressed} + filtered out {filtered}")
+    log.info("%s %s → %s: %d rows shared (%d filtered out by the policy, %d suppressed)", dataset, month, party,
+             shared.num_rows, filtered, suppressed)
+    return ShareRef(**ref, party=party, shared_key=key, shared=shared.num_rows, share_report=report)
+
+
+def publish_step(ref: ShareRef, ctx: RunContext) -> PublishRef:
+    """Publish the party's release atomically in its bucket, with the manifest and catalog."""
+    from sinergi.policy import shared_schema
+    from sinergi.publish import publish, update_catalog
+
+    dataset, month, run_id, party = ref["dataset"], ref["month"], ref["run_id"], ref["party"]
+    bucket = ctx.policy.parties[party].bucket
+    with stage("publish"):
+        table = get_table(ctx.store, ref["shared_key"])
+        result = publish(
+            ctx.store, bucket=bucket, dataset=dataset, month=month, run_id=run_id, table=table,
+            schema=shared_schema(dataset, party, ctx.policy),
+            manifest_extra={
+                "party": party,
+                "sources": ref["sources"],
+                "counts": {**ref["counts"], "shared": ref["shared"]},
+                "share_report": ref["share_report"],
+                "gx": ref["gx"],
+                "k_anonymity": ref["share_report"].get("k_anonymity"),
+                "key_versions": ref["share_report"].get("key_versions"),
+                "warnings": ref["warnings"] + ref.get("validation_warnings", []),
+            },
+        )
+        if result["rows"] != ref["shared"]:
+            raise ReconciliationError(f"{dataset} {month} → {party}: {ref['shared']} rows were shared but "
+                                      f"{result['rows']} published")
+        with stage("catalog"):
+            update_catalog(ctx.store, bucket, party, result)
+            publish_party_documents(ctx, party)
+    log.info("%s %s → s3://%s: published %s rows", dataset, month, bucket, result.get("rows"))
+    return dict(result)
+
+
+def publish_party_documents(ctx: RunContext, party: str) -> None:
+    """The party's data dictionary and record of processing, regenerated from the registry and
+    the policy on every publish, so the documents in the bucket never drift from what is enforced."""
+    from sinergi import ropa
+    from sinergi.policy import shared_schema
+    from sinergi.publish import write_data_dictionary
+
+    bucket = ctx.policy.parties[party].bucket
+    schemas = {ds: shared_schema(ds, party, ctx.policy) for ds in ctx.policy.parties[party].datasets}
+    write_data_dictionary(ctx.store, bucket, party, schemas)
+    markdown, html = ropa.render(ctx.policy, party)
+    ctx.store.put_bytes(bucket, ROPA_MD_KEY, markdown.encode(), content_type="text/markdown; charset=utf-8")
+    ctx.store.put_bytes(bucket, ROPA_HTML_KEY, html.encode(), content_type="text/html; charset=utf-8")

@@ -1,0 +1,65 @@
+"""Private files on the local disk: secrets, keys and credentials (mode 0600, in a 0700 directory).
+
+The one writer for every such file (the master secret, the embedded store's credentials and
+identities, the local Airflow's JWT secret, Fernet key and environment file). A file is written
+to a temporary name in the same directory and then moved into place, so a reader never sees half a
+file and an existing file with looser permissions is replaced, not reused.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) and restrict it to its owner."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, DIR_MODE)
+    return path
+
+
+def _temp(path: Path, data: bytes) -> Path:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return tmp
+
+
+def write_private(path: Path, data: bytes | str) -> Path:
+    """Write (or replace) ``path`` atomically with mode 0600 in a 0700 directory."""
+    path = Path(path)
+    private_dir(path.parent)
+    tmp = _temp(path, data.encode() if isinstance(data, str) else data)
+    try:
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def create_private(path: Path, make: Callable[[], bytes | str]) -> bytes:
+    """The content of ``path``, created once from ``make()`` if it does not exist. Concurrent first
+    callers agree: the first to link its file into place wins, the others read that one."""
+    path = Path(path)
+    if not path.exists():
+        private_dir(path.parent)
+        value = make()
+        tmp = _temp(path, value.encode() if isinstance(value, str) else value)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won the race: use theirs
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_bytes()
