@@ -13,6 +13,9 @@ Owner-only zones (the pipeline identity only):
 ``sinergi-ledger``   small, long-lived facts later runs depend on, written with compare-and-swap:
                      ``refs/<dataset>/<YYYY-MM>.json`` (the ids references are checked against) and
                      ``volume/<dataset>.json`` (rows per month, for the volume gate)
+``sinergi-trusted``  the validated months the indicators are counted from (all valid rows, no
+                     direct identifiers, persons linked by the internal key):
+                     ``<dataset>/year=YYYY/month=MM/part-0.parquet``
 ``sinergi-quarantine``  rejected rows and why: ``<dataset>/<YYYY-MM>/<run>/quarantine.parquet``,
                      Data Docs ``data-docs/<dataset>/<YYYY-MM>/<run>/``, failure records
                      ``_failures/<YYYY-MM>/<run>/<task>.json``, producer feedback
@@ -36,8 +39,12 @@ from sinergi.months import Month
 LANDING_BUCKET = "sinergi-landing"
 STAGING_BUCKET = "sinergi-staging"
 LEDGER_BUCKET = "sinergi-ledger"
+TRUSTED_BUCKET = "sinergi-trusted"
 QUARANTINE_BUCKET = "sinergi-quarantine"
-OWNER_BUCKETS = (LANDING_BUCKET, STAGING_BUCKET, LEDGER_BUCKET, QUARANTINE_BUCKET)
+OWNER_BUCKETS = (LANDING_BUCKET, STAGING_BUCKET, LEDGER_BUCKET, TRUSTED_BUCKET, QUARANTINE_BUCKET)
+
+#: The one object of a dataset-month (published, trusted).
+PART_NAME = "part-0.parquet"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -79,6 +86,11 @@ def volume_key(dataset: str) -> str:
     return f"volume/{dataset}.json"
 
 
+# -- trusted ------------------------------------------------------------------------------------
+def trusted_key(dataset: str, month: Month | str) -> str:
+    return f"{dataset}/{Month.of(month).hive_path}/{PART_NAME}"
+
+
 # -- quarantine ---------------------------------------------------------------------------------
 def quarantine_key(dataset: str, month: Month | str, run_id: str) -> str:
     return f"{dataset}/{Month.of(month)}/{run_segment(run_id)}/quarantine.parquet"
@@ -102,7 +114,6 @@ def feedback_prefix(system: str, month: Month | str) -> str:
 
 
 # -- party buckets (the publication contract) ---------------------------------------------------
-PART_NAME = "part-0.parquet"
 CATALOG_KEY = "_catalog/catalog.json"
 DATAPACKAGE_KEY = "_catalog/datapackage.json"
 DICTIONARY_MD_KEY = "_catalog/data_dictionary.md"

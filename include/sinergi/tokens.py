@@ -98,6 +98,18 @@ class Keyring:
             self._cache[k] = hkdf_expand(self._prk, info, 32)
         return self._cache[k]
 
+    def internal_key(self, field: str) -> bytes:
+        """The trusted zone's own key for ``field`` (e.g. ``"person"``): it links records inside the
+        pipeline (person-level indicators, k-anonymity counted over persons) and never keys anything
+        a party receives. Independent of the policy's key version, so a rotation of the parties'
+        tokens does not break the trusted zone's links across months."""
+        if not field or "/" in field:
+            raise ValueError("field must be non-empty and must not contain '/'")
+        k = ("/internal", field)
+        if k not in self._cache:
+            self._cache[k] = hkdf_expand(self._prk, f"sinergi/internal/{field}".encode(), 32)
+        return self._cache[k]
+
     @property
     def version_label(self) -> str:
         """What manifests record: fingerprint id + version, e.g. ``3f9a12c0-v1``."""
