@@ -46,10 +46,16 @@ class RunningStore:
         return S3ObjectStore(self.credentials(party), attempts=attempts, backoff=0.1)
 
 
+#: A bucket of the session store for tests that need one of their own (the pipeline identity may not
+#: create buckets: it reads and writes the buckets the store was started with, nothing else).
+SCRATCH_BUCKET = "sinergi-test-scratch"
+
+
 def start_store(home: Path, parties: dict[str, str] | None = None) -> RunningStore:
     from sinergi.local.store import EmbeddedStore
 
-    embedded = EmbeddedStore(home=home, s3_port=EmbeddedStore._free_port(), parties=parties)
+    embedded = EmbeddedStore(home=home, s3_port=EmbeddedStore._free_port(), parties=parties,
+                             extra_buckets=(SCRATCH_BUCKET,))
     embedded.up()
     return RunningStore(embedded)
 

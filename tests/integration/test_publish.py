@@ -8,7 +8,6 @@ import io
 import json
 import random
 import threading
-import uuid
 
 import pyarrow as pa
 import pyarrow.dataset as pds
@@ -95,10 +94,11 @@ EXTRA = {
 @pytest.fixture(scope="module")
 def bucket(weed) -> str:
     """A bucket of its own: other tests in the session (e2e) publish placements 2025-07 to the
-    party buckets, and these tests count generations from 1."""
-    name = f"test-publish-{uuid.uuid4().hex[:8]}"
-    weed.pipeline.ensure_bucket(name)
-    return name
+    party buckets, and these tests count generations from 1. (The session store's scratch bucket:
+    the pipeline identity cannot create buckets.)"""
+    from conftest import SCRATCH_BUCKET
+
+    return SCRATCH_BUCKET
 
 
 # -- encoding (no store) ----------------------------------------------------------------------------

@@ -59,15 +59,18 @@ class Supervisor:
         return pid
 
     def start(self, cmd: list[str], *, env: dict[str, str], cwd: Path, log_file: Path,
-              header: str | None = None) -> subprocess.Popen:
-        """Start ``cmd`` in its own session, output appended to ``log_file``; records the pid."""
+              header: str | None = None, umask: int = -1) -> subprocess.Popen:
+        """Start ``cmd`` in its own session, output appended to ``log_file`` (0600: a service's output
+        can name secrets); records the pid. ``umask`` applies to the child only (-1: inherited)."""
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_file, "ab") as log:
+        fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "ab") as log:
             if header:
                 log.write(header.encode())
                 log.flush()
             self.proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True, umask=umask)
         self.pid_file.write_text(str(self.proc.pid))
         return self.proc
 
