@@ -229,6 +229,23 @@ def render_html(policy: Policy, party: str) -> str:
     return "\n".join(parts) + "\n"
 
 
-def render(policy: Policy, party: str) -> tuple[str, str]:
-    """(markdown, html) record of processing for ``party``."""
-    return render_markdown(policy, party), render_html(policy, party)
+def _key_rows(history: list[dict] | None) -> list[tuple[str, str, str, str]]:
+    return [(str(h.get("version")), str(h.get("key_id")), str(h.get("since") or "before the history was kept"),
+             f"{h.get('first_dataset') or ''} {h.get('first_month') or ''}".strip()) for h in history or []]
+
+
+def render(policy: Policy, party: str, key_history: list[dict] | None = None) -> tuple[str, str]:
+    """(markdown, html) record of processing for ``party``; ``key_history`` (the catalog's
+    ``key_versions``) says since when each token key version has been in use."""
+    markdown, html = render_markdown(policy, party), render_html(policy, party)
+    rows = _key_rows(key_history)
+    if rows:
+        markdown += ("\n## Token key versions\n\nA new version changes every token (key rotation).\n\n"
+                     "| Key version | Key id | In use since | First release |\n|---|---|---|---|\n"
+                     + "".join(f"| {v} | `{k}` | {s} | {f} |\n" for v, k, s, f in rows))
+        table = "".join(f"<tr><td>{_e(v)}</td><td><code>{_e(k)}</code></td><td>{_e(s)}</td><td>{_e(f)}</td></tr>"
+                        for v, k, s, f in rows)
+        html = html.replace("</body></html>", "<h2>Token key versions</h2><p>A new version changes every token "
+                            "(key rotation).</p><table><tr><th>Key version</th><th>Key id</th><th>In use since</th>"
+                            f"<th>First release</th></tr>{table}</table></body></html>")
+    return markdown, html

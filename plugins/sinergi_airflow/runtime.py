@@ -30,12 +30,13 @@ def lookup(conn_id: str):
     """A Connection from Airflow's secrets backends for sinergi.settings (None if not defined:
     the core then falls back to the environment and the embedded defaults)."""
     from airflow.sdk import Connection as AirflowConnection
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     from sinergi.settings import Connection
 
     try:
         c = AirflowConnection.get(conn_id)
-    except Exception:  # not defined anywhere
+    except AirflowNotFoundException:  # not defined anywhere; any other failure is an error (fail closed)
         return None
     return Connection(conn_type=c.conn_type, host=c.host, port=c.port, login=c.login, password=c.password,
                       schema=c.schema, extra=c.extra_dejson)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -125,14 +126,15 @@ def env(monkeypatch, tmp_path):
 
 
 def test_secret_from_connection_json_and_uri(env, tmp_path):
-    s = "s3cr3t-value-that-is-long-enough"
+    s = "hex:" + "3c" * 16 + "a5" * 16
     env.setenv(sec.CONN_ENV, json.dumps({"conn_type": "generic", "password": s}))
-    assert sec.master_secret() == s.encode()
+    assert sec.master_secret() == bytes.fromhex("3c" * 16 + "a5" * 16)
     assert sec.master_secret_source() == sec.CONN_ENV
-    env.setenv(sec.CONN_ENV, f"generic://:{quote(s + '/+@', safe='')}@")
-    assert sec.master_secret() == (s + "/+@").encode()
-    env.setenv(sec.CONN_ENV, json.dumps({"conn_type": "generic", "extra": {"master_secret": "hex:" + "ab" * 16}}))
-    assert sec.master_secret() == bytes.fromhex("ab" * 16)
+    b64 = "base64:" + base64.b64encode(bytes(range(32))).decode()  # '+' and '/' survive the URI form
+    env.setenv(sec.CONN_ENV, f"generic://:{quote(b64, safe='')}@")
+    assert sec.master_secret() == bytes(range(32))
+    env.setenv(sec.CONN_ENV, json.dumps({"conn_type": "generic", "extra": {"master_secret": "hex:" + "ab" * 32}}))
+    assert sec.master_secret() == bytes.fromhex("ab" * 32)
     assert not (tmp_path / "secrets").exists()
 
 
@@ -140,16 +142,17 @@ def test_secret_from_the_dag_layers_lookup(env, tmp_path):
     from sinergi.settings import Connection
 
     asked = []
+    backend_secret = "hex:" + "7e" * 32
 
     def lookup(conn_id):
         asked.append(conn_id)
-        return Connection(conn_type="generic", password="from-the-secrets-backend!")
+        return Connection(conn_type="generic", password=backend_secret)
 
     env.setenv(sec.SECRET_ENV, "11" * 32)  # the lookup (secrets backend) wins, as for every connection
-    assert sec.master_secret(lookup) == b"from-the-secrets-backend!"
+    assert sec.master_secret(lookup) == bytes.fromhex("7e" * 32)
     assert asked == [sec.CONN_ID]
-    assert sec.master_secret(lambda conn_id: "plain-string-secret-value") == b"plain-string-secret-value"
-    assert sec.master_secret(lambda: b"zero-argument lookup secret") == b"zero-argument lookup secret"
+    assert sec.master_secret(lambda conn_id: "base64:" + "QUJD" * 11) == b"ABC" * 11
+    assert sec.master_secret(lambda: b"\x01" * 32) == b"\x01" * 32  # zero-argument lookup, raw bytes
     assert sec.master_secret(lambda conn_id: None) == bytes.fromhex("11" * 32)  # falls through
 
 

@@ -50,7 +50,11 @@ class RunContext:
 
     @cached_property
     def keyring(self):
-        from sinergi.secrets import master_secret
+        """The keyring of the policy's ``key_version``, checked against the key versions and key ids the
+        parties' existing publications were made with (a changed master secret stops the run)."""
+        from sinergi.secrets import master_secret, verify_key_history
         from sinergi.tokens import Keyring
 
-        return Keyring.from_master(master_secret(settings=self.settings))
+        keyring = Keyring.from_master(master_secret(settings=self.settings), version=self.policy.key_version)
+        verify_key_history(self.store, [p.bucket for p in self.policy.parties.values()], keyring)
+        return keyring

@@ -162,6 +162,7 @@ def publish_step(ref: ShareRef, ctx: RunContext) -> PublishRef:
                 "gx": ref["gx"],
                 "k_anonymity": ref["share_report"].get("k_anonymity"),
                 "key_versions": ref["share_report"].get("key_versions"),
+                "key_version": ctx.keyring.version,
                 "warnings": ref["warnings"] + ref.get("validation_warnings", []),
             },
         )
@@ -169,7 +170,8 @@ def publish_step(ref: ShareRef, ctx: RunContext) -> PublishRef:
             raise ReconciliationError(f"{dataset} {month} → {party}: {ref['shared']} rows were shared but "
                                       f"{result['rows']} published")
         with stage("catalog"):
-            update_catalog(ctx.store, bucket, party, result)
+            update_catalog(ctx.store, bucket, party,
+                           {**result, "key_version": ctx.keyring.version, "key_id": ctx.keyring.key_id})
             publish_party_documents(ctx, party)
     log.info("%s %s → s3://%s: published %s rows", dataset, month, bucket, result.get("rows"))
     return dict(result)
@@ -180,11 +182,11 @@ def publish_party_documents(ctx: RunContext, party: str) -> None:
     the policy on every publish, so the documents in the bucket never drift from what is enforced."""
     from sinergi import ropa
     from sinergi.policy import shared_schema
-    from sinergi.publish import write_data_dictionary
+    from sinergi.publish import read_catalog, write_data_dictionary
 
     bucket = ctx.policy.parties[party].bucket
     schemas = {ds: shared_schema(ds, party, ctx.policy) for ds in ctx.policy.parties[party].datasets}
     write_data_dictionary(ctx.store, bucket, party, schemas)
-    markdown, html = ropa.render(ctx.policy, party)
+    markdown, html = ropa.render(ctx.policy, party, key_history=(read_catalog(ctx.store, bucket) or {}).get("key_versions"))
     ctx.store.put_bytes(bucket, ROPA_MD_KEY, markdown.encode(), content_type="text/markdown; charset=utf-8")
     ctx.store.put_bytes(bucket, ROPA_HTML_KEY, html.encode(), content_type="text/html; charset=utf-8")

@@ -41,7 +41,8 @@ __all__ = [
 ]
 CATALOG_VERSION = 1
 
-_ENTRY_KEYS = ("rows", "run_id", "generation", "sha256", "size", "object_key", "manifest_key", "committed_at", "schema_version")
+_ENTRY_KEYS = ("rows", "run_id", "generation", "sha256", "size", "object_key", "manifest_key", "committed_at", "schema_version",
+               "key_version", "key_id")
 
 ROLE_TEXT = {
     "direct_identifier": ("direct identifier (published only transformed)", "pengenal langsung (hanya dipublikasikan setelah ditransformasi)"),
@@ -151,6 +152,7 @@ def _update_catalog(store: ObjectStore, bucket: str, party: str, results: tuple,
             d["total_rows"] = sum(int(m.get("rows", 0)) for m in d["months"].values())
             d["last_update"] = max(filter(None, (m.get("committed_at") for m in d["months"].values())), default=None)
             d["latest_month"] = max(d["months"])
+            _record_key_version(cat, e)
             changed = True
         if not changed and current is not None:
             return None
@@ -159,6 +161,18 @@ def _update_catalog(store: ObjectStore, bucket: str, party: str, results: tuple,
         return cat
 
     return cas.cas_update(store, bucket, CATALOG_KEY, update)
+
+
+def _record_key_version(cat: dict, entry: Mapping) -> None:
+    """``key_versions``: when each token key version (and key id) was first published to this party —
+    the rotation record sinergi.secrets.verify_key_history checks and the record of processing shows."""
+    if entry.get("key_version") is None:
+        return
+    history = cat.setdefault("key_versions", [])
+    current = {"version": int(entry["key_version"]), "key_id": entry.get("key_id")}
+    if not history or {k: history[-1].get(k) for k in current} != current:
+        history.append({**current, "since": entry.get("committed_at") or _now(), "first_month": entry["month"],
+                        "first_dataset": entry["dataset"]})
 
 
 def read_catalog(store: ObjectStore, bucket: str) -> dict | None:
