@@ -4,12 +4,19 @@ The one writer for every such file (the master secret, the embedded store's cred
 identities, the local Airflow's JWT secret, Fernet key and environment file). A file is written
 to a temporary name in the same directory and then moved into place, so a reader never sees half a
 file and an existing file with looser permissions is replaced, not reused.
+
+Temporary files holding raw rows (staging downloads, SQL pulls) live in :func:`temp_dir`, a 0700
+folder of this process: a library that replaces a file (boto3's download writes a new one and
+renames it, with the default umask) cannot make its content readable to other users there.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,3 +70,26 @@ def create_private(path: Path, make: Callable[[], bytes | str]) -> bytes:
         finally:
             tmp.unlink(missing_ok=True)
     return path.read_bytes()
+
+
+_TEMP_DIRS: dict[int, Path] = {}
+
+
+def temp_dir() -> Path:
+    """This process's private temporary folder (0700, under the system temp dir; removed at exit).
+    One per process id, so a forked task process never shares its parent's."""
+    pid = os.getpid()
+    path = _TEMP_DIRS.get(pid)
+    if path is None or not path.is_dir():
+        path = Path(tempfile.mkdtemp(prefix=f"sinergi-{pid}-"))  # mkdtemp: mode 0700, owner only
+        os.chmod(path, DIR_MODE)
+        _TEMP_DIRS[pid] = path
+        atexit.register(lambda p=path, owner=pid: os.getpid() == owner and shutil.rmtree(p, ignore_errors=True))
+    return path
+
+
+def temp_file(prefix: str, suffix: str = "") -> Path:
+    """A new empty 0600 file in :func:`temp_dir` (the caller removes it)."""
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=temp_dir())
+    os.close(fd)
+    return Path(name)

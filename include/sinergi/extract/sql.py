@@ -13,8 +13,6 @@ normalisation starts. Works on SQLite, PostgreSQL and MariaDB/MySQL.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -160,9 +158,10 @@ def open_pulled(dataset: Dataset, source: str, path: Path, batch_rows: int = 64_
 
 
 def temp_parquet_path(prefix: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".parquet")
-    os.close(fd)
-    return Path(name)
+    """The pulled rows' local file: in this process's private (0700) temp folder (sinergi.private)."""
+    from sinergi.private import temp_file
+
+    return temp_file(prefix, ".parquet")
 
 
 __all__ = ["pull_month", "open_pulled", "make_engine", "header_key"]

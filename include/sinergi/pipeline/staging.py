@@ -8,8 +8,6 @@ Staging objects live for one run: fast to write and read matters more than size 
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +17,7 @@ import pyarrow.parquet as pq
 
 from sinergi.layout import STAGING_BUCKET
 from sinergi.objectstore import ObjectStore
+from sinergi.private import temp_file
 from sinergi.timing import stage
 
 STAGING_COMPRESSION = "snappy"
@@ -26,9 +25,8 @@ STAGING_ROW_GROUP = 256 * 1024
 
 
 def _temp_path() -> Path:
-    fd, name = tempfile.mkstemp(prefix="sinergi-staging-", suffix=".parquet")
-    os.close(fd)
-    return Path(name)
+    """A local file for raw rows: in this process's private (0700) temp folder, never bare in /tmp."""
+    return temp_file("staging-", ".parquet")
 
 
 def put_table(store: ObjectStore, key: str, table: pa.Table) -> str:
