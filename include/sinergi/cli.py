@@ -137,7 +137,7 @@ def cmd_up(args) -> int:
     months = stack.months_list
     print(f"""
 Airflow UI:  {status.url}
-login:       {status.username} / {status.password}   (password file {stack.airflow.password_file})
+login:       {status.username}; password in {stack.airflow.password_file} (readable only by you; never printed)
 DAGs:        {', '.join(localairflow.DAG_IDS.values())} (paused; simulated months {months[0]} … {months[-1]})
 Run a month: open a DAG → Trigger → config {{"month": "{months[0]}"}} (unpause it first), or
              airflow backfill create --dag-id sinergi_national_monthly --from-date {months[0]}-01T00:00+07:00 --to-date {months[-1]}-01T03:00+07:00
