@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sinergi import normalise, registry
-from sinergi.extract import files, landing, sql
+from sinergi.extract import files, guard, landing, sql
 from sinergi.extract.files import RawStream
 from sinergi.extract.sources import SourceConfig
 from sinergi.months import Month
@@ -106,6 +106,7 @@ def _open_source(
     src = ds.source
     if src.kind == "file":
         path, warnings = config.locate_file(ds, month)
+        guard.check_path(path, config.exports_dir)  # a link out of the exports folder is neither read nor landed
         result.warnings.extend(warnings)
         size = path.stat().st_size
         data = path.read_bytes() if store is not None and size <= landing.IN_MEMORY_LIMIT else None
@@ -128,6 +129,7 @@ def _open_source(
         result.sources.append(record)
         # parse exactly the bytes that were landed (when they fit in memory)
         try:
+            guard.check_content(path.name, data=data, path=None if data is not None else path)  # bombs, bad XML
             return files.open_file(ds, path.name, data=data, path=None if data is not None else path, block_size=block_size)
         except Exception:
             for _, landed in result.pending_landings:  # a file that cannot be read is still received evidence
