@@ -19,8 +19,10 @@ from sinergi.errors import PermanentError
 #: The agreement's business time zone (WIB). The one place it is spelled.
 TIMEZONE = "Asia/Jakarta"
 JAKARTA = ZoneInfo(TIMEZONE)
-#: For Airflow's trigger form (an empty value means "the data interval's month").
-PARAM_PATTERN = r"^(|\d{4}-(0[1-9]|1[0-2]))$"
+#: For Airflow's trigger form (an empty value means "the data interval's month"). Not ``$``: Airflow
+#: checks the pattern with Python's ``re.search``, where ``$`` also matches before a trailing newline
+#: ("2025-07\n"); ``(?![\s\S])`` is the end of the text in Python and in the browser's JavaScript alike.
+PARAM_PATTERN = r"^(|\d{4}-(0[1-9]|1[0-2]))(?![\s\S])"
 
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
