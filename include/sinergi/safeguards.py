@@ -24,7 +24,9 @@ _B = r"(?:^|[^0-9A-Za-z])"  # RE2 (Arrow) has no look-around: match the boundary
 _E = r"(?:$|[^0-9A-Za-z])"
 #: Leak-guard patterns (RE2 syntax, matched by sinergi.disclosure.leak_guard on outgoing string columns).
 PATTERNS: dict[str, str] = {
-    "nik": _B + r"[0-9]{16}" + _E,
+    # every spelling the extraction accepts (sinergi.normalise.nik): 16 digits, grouped by spaces (any
+    # whitespace, NBSP) or hyphens, after an apostrophe or before an Excel ".0"; dots as well
+    "nik": _B + r"[0-9](?:[\s\x{00A0}\x{FEFF}.-]{0,3}[0-9]){15}" + _E,
     "phone": _B + r"(?:\+62|62|0)8(?:[ .-]?[0-9]){8,11}" + _E,
     "phone_intl": r"(?:^|[^0-9A-Za-z+])\+[1-9](?:[ .-]?[0-9]){7,14}" + _E,
     # Not after '-', '_', '.' or '/': record ids such as "PN-2507-H0000123" are not passports. A raw
