@@ -12,7 +12,10 @@ Owner-only zones (the pipeline identity only):
                      ``<dataset>/<YYYY-MM>/<run>/{extracted,valid}.parquet``, ``share/<party>.parquet``
 ``sinergi-ledger``   small, long-lived facts later runs depend on, written with compare-and-swap:
                      ``refs/<dataset>/<YYYY-MM>.json`` (the ids references are checked against) and
-                     ``volume/<dataset>.json`` (rows per month, for the volume gate)
+                     ``volume/<dataset>.json`` (rows per month, for the volume gate); the owner's
+                     side of each publication: ``publications/<party-bucket>/<manifest key>`` (the
+                     full run manifest: sources with paths, host, process) and its claim
+                     ``publications/<party-bucket>/<claim key>``
 ``sinergi-trusted``  the validated months the indicators are counted from (all valid rows, no
                      direct identifiers, persons linked by the internal key):
                      ``<dataset>/year=YYYY/month=MM/part-0.parquet``
@@ -159,6 +162,12 @@ def claim_key(dataset: str, month: Month | str, generation: int) -> str:
 
 def manifest_key(dataset: str, month: Month | str, generation: int, run_id: str) -> str:
     return f"{manifest_prefix(dataset, month)}g{generation:06d}-{run_segment(run_id)}.json"
+
+
+def owner_record_key(party_bucket: str, key: str) -> str:
+    """The owner-only twin (in ``sinergi-ledger``) of a party-bucket record key: the full manifest of
+    a publication and its claim, which name hosts, processes and local paths a party never sees."""
+    return f"publications/{party_bucket}/{key}"
 
 
 def latest_key(dataset: str) -> str:

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import random
 import threading
 
@@ -14,6 +15,7 @@ import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 import pytest
 
+from sinergi.layout import LEDGER_BUCKET, owner_record_key
 from sinergi.publish import (
     ConcurrentPublishError,
     SchemaMismatch,
@@ -161,8 +163,13 @@ def test_publish_layout_manifest_pointer(weed, bucket):
     out = manifest["outputs"][0]
     data = store.get_bytes(bucket, res["object_key"])
     assert out["sha256"] == res["sha256"] == hashlib.sha256(data).hexdigest() and out["size"] == len(data)
+    owner = json.loads(store.get_bytes(LEDGER_BUCKET, owner_record_key(bucket, res["manifest_key"])))
     for k, v in EXTRA.items():
-        assert manifest[k] == v
+        assert owner[k] == v  # the owner's full manifest keeps everything
+        if k != "sources":  # the party's: counts, reports, key versions; sources reduced to name and rows
+            assert manifest[k] == v
+    assert manifest["sources"] == [{"file": "PENEMPATAN_PMI_202507.csv", "rows": 130}]
+    assert "claim" not in manifest and owner["claim"]["pid"] == os.getpid()
     assert manifest["code_version"]["sinergi"]
     assert manifest["rows_published"] == 300 and manifest["month"] == "2025-07" and manifest["run_id"] == "manual__t1"
     assert [f["name"] for f in manifest["schema"]] == SCHEMA.names

@@ -19,6 +19,7 @@ import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 import pytest
 
+from sinergi.layout import LEDGER_BUCKET, owner_record_key
 from sinergi.local.store import EmbeddedStore
 from sinergi.objectstore import StoreError
 from sinergi.publish import (
@@ -181,7 +182,7 @@ def test_sigkilled_publisher_and_process_race(env):
     assert env.glob_rows(ds) == rows(V1)
     r = publish(env.store, bucket=env.bucket, dataset=ds, month=MONTH, run_id="rival", table=V2, schema=SCHEMA)
     assert r["generation"] == 2 and env.glob_rows(ds) == rows(V2)
-    claim, _ = read_json(env.store, env.bucket, claim_key(ds, MONTH, 2))
+    claim, _ = read_json(env.store, LEDGER_BUCKET, owner_record_key(env.bucket, claim_key(ds, MONTH, 2)))
     assert claim["run_id"] == "rival" and claim["took_over"]["run_id"] == "slow"
 
 
@@ -209,14 +210,15 @@ def test_free_running_processes_never_both_commit_one_generation(env):
 def test_other_host_claim_blocks_until_lease_expires(env):
     ds = "lease"
     r1 = publish(env.store, bucket=env.bucket, dataset=ds, month=MONTH, run_id="v1", table=V1, schema=SCHEMA)
-    key = claim_key(ds, MONTH, 2)
+    key = owner_record_key(env.bucket, claim_key(ds, MONTH, 2))  # claims are owner-only (they name hosts)
     foreign = {"run_id": "elsewhere", "token": "t0", "generation": 2, "host": "worker-7.example", "pid": 1,
                "claimed_at": "2025-08-01T00:00:00Z", "expires_at_epoch": time.time() + 600}
-    env.store.put_bytes(env.bucket, key, dumps(foreign))
-    with pytest.raises(ConcurrentPublishError, match="elsewhere"):
+    env.store.put_bytes(LEDGER_BUCKET, key, dumps(foreign))
+    with pytest.raises(ConcurrentPublishError, match="elsewhere") as err:
         publish(env.store, bucket=env.bucket, dataset=ds, month=MONTH, run_id="v2", table=V2, schema=SCHEMA)
+    assert "will be taken over at" in str(err.value)
     assert verify_month(env.store, env.bucket, ds, MONTH)["sha256"] == r1["sha256"]
-    env.store.put_bytes(env.bucket, key, dumps({**foreign, "expires_at_epoch": time.time() - 1}))
+    env.store.put_bytes(LEDGER_BUCKET, key, dumps({**foreign, "expires_at_epoch": time.time() - 1}))
     r2 = publish(env.store, bucket=env.bucket, dataset=ds, month=MONTH, run_id="v2", table=V2, schema=SCHEMA)
     assert r2["generation"] == 2 and verify_month(env.store, env.bucket, ds, MONTH)["run_id"] == "v2"
 
@@ -252,7 +254,7 @@ def test_store_stopped_mid_run_retries_then_fails_and_previous_stays(env, caplog
     finally:
         env.running.embedded.up()
     msg = str(exc.value)
-    assert env.running.endpoint in msg and "unavailable" in msg and f"s3://{env.bucket}/_manifests/{ds}/" in msg
+    assert env.running.endpoint in msg and "unavailable" in msg and f"{env.bucket}/_manifests/{ds}/" in msg
     assert sum("retry" in r.getMessage() for r in caplog.records if r.name == "sinergi.s3") >= 2
     assert any("could not release claim" in r.getMessage() for r in caplog.records)
     # after restart: the previous publication is intact, and this same (live) process may rerun
@@ -274,6 +276,6 @@ def test_failure_after_claim_releases_it(env):
 
     with pytest.raises(RuntimeError, match="simulated"):
         publish(env.store, bucket=env.bucket, dataset=ds, month=MONTH, run_id="v2", table=V2, schema=SCHEMA, on_step=boom)
-    claim, _ = read_json(env.store, env.bucket, claim_key(ds, MONTH, 2))
+    claim, _ = read_json(env.store, LEDGER_BUCKET, owner_record_key(env.bucket, claim_key(ds, MONTH, 2)))
     assert claim["released"] is True and claim["error"] == "RuntimeError"
     assert publish(env.store, bucket=env.bucket, dataset=ds, month=MONTH, run_id="v3", table=V2, schema=SCHEMA)["generation"] == 2

@@ -4,11 +4,21 @@ Layout in ``s3://<party-bucket>/``::
 
     <dataset>/year=YYYY/month=MM/part-0.parquet           the data: exactly ONE object per month
     _manifests/<dataset>/<YYYY-MM>/_current.json           month pointer: committed generation → manifest
-    _manifests/<dataset>/<YYYY-MM>/_claims/gNNNNNN.json     claim of generation N (one run may hold it)
-    _manifests/<dataset>/<YYYY-MM>/gNNNNNN-<run>.json       run manifest of generation N (<run>: the run id
+    _manifests/<dataset>/<YYYY-MM>/gNNNNNN-<run>.json       party manifest of generation N (<run>: the run id
                                                             made key-safe by ``sinergi.layout.run_segment``)
     _manifests/<dataset>/_latest.json                       newest committed month of the dataset
     _catalog/catalog.json, _catalog/datapackage.json, _catalog/data_dictionary.{md,html}
+
+and, owner-only, in ``s3://sinergi-ledger/publications/<party-bucket>/`` (``layout.owner_record_key``)::
+
+    _manifests/<dataset>/<YYYY-MM>/gNNNNNN-<run>.json       the full run manifest (sources with their paths
+                                                            and landing keys, warnings, the claim: host, pid)
+    _manifests/<dataset>/<YYYY-MM>/_claims/gNNNNNN.json     claim of generation N (one run may hold it)
+
+The party manifest is what the party needs to verify and understand the data — counts, checksums,
+schema, the validation, sharing and disclosure reports, key versions — and nothing about the
+owner's machines: no host names, process ids, local paths, landing keys or free-text warnings
+(:func:`party_manifest` keeps an allow-list).
 
 Protocol (one run = one dataset, one month, one party bucket):
 
@@ -18,9 +28,10 @@ Protocol (one run = one dataset, one month, one party bucket):
    its holder is alive, this run stops with ``ConcurrentPublishError`` *before writing anything*.
    A stale claim (holder process gone on this host, or its lease expired when it ran on another
    host) is taken over with ``If-Match: <claim ETag>``, so only one run can take it over.
-   The pointer is re-read after claiming; if it moved, the run stops the same way.
-4. Write the run manifest (``gNNNNNN-<run_id>.json``) — write-ahead: it describes the data object
-   about to be written (sha256, size, rows, schema) before that object exists.
+   The pointer is re-read after claiming; if it moved, the run stops the same way. While the run
+   works, a heartbeat renews its lease (a few minutes) every quarter lease.
+4. Write the run manifests (``gNNNNNN-<run_id>.json``, full then party) — write-ahead: they describe
+   the data object about to be written (sha256, size, rows, schema) before that object exists.
 5. Fence: re-read the claim; stop if another run has taken it over.
 6. **Commit point for readers**: one PUT of ``part-0.parquet`` (atomic in S3: readers see the old
    object or the new one, never a mix). The object carries S3 metadata ``sinergi-run-id``,
@@ -42,13 +53,15 @@ What a reader can rely on:
 - Two concurrent runs for the same dataset-month cannot both publish: exactly one holds the
   generation claim; the other fails with ``ConcurrentPublishError`` before writing data.
 
-Stale claims: the claim records host, pid, process start time and a lease (default 30 min). A run
-that fails with an exception marks its claim ``released`` (best effort). Otherwise (killed, or the
-store was down): on the same host a claim is stale as soon as its process is gone (psutil, pid +
-start time), or — in the claiming process itself — as soon as no publish in it holds the claim; a
-claim from another host is stale only after its lease expires (a month publishes in seconds). A run
-that outlives its lease and loses its claim notices at the fence (step 5) and stops without writing
-data. A claim is never taken over once the pointer shows its generation committed.
+Stale claims: the claim records host, pid, process start time and a lease of ``DEFAULT_CLAIM_LEASE``
+(2 min), renewed by a heartbeat thread of the publisher while it works. A run that fails with an
+exception marks its claim ``released`` (best effort). Otherwise (killed, or the store was down): on
+the same host a claim is stale as soon as its process is gone (psutil, pid + start time), or — in
+the claiming process itself — as soon as no publish in it holds the claim; a claim from another host
+is stale once its lease has run out without renewal (a crashed worker blocks its month for at most
+one lease; the "is publishing" error says when the claim will be taken over). A run that loses its
+claim notices at the fence (step 5) and stops without writing data. A claim is never taken over once
+the pointer shows its generation committed.
 
 Every key above is spelled in ``sinergi.layout`` (the one home of the bucket layout).
 
@@ -66,6 +79,7 @@ import os
 import re
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -77,8 +91,17 @@ import pyarrow as pa
 
 import sinergi
 from sinergi.errors import PermanentError, TransientError
-from sinergi.layout import PART_NAME, claim_key, data_key, latest_key, manifest_key, pointer_key
-from sinergi.months import Month
+from sinergi.layout import (
+    LEDGER_BUCKET,
+    PART_NAME,
+    claim_key,
+    data_key,
+    latest_key,
+    manifest_key,
+    owner_record_key,
+    pointer_key,
+)
+from sinergi.months import JAKARTA, Month
 from sinergi.objectstore import ObjectNotFound, ObjectStore, PreconditionFailed
 from sinergi.publish import cas
 from sinergi.publish.writer import ROW_GROUP_SIZE, EncodedPart, encode, schema_fields
@@ -86,15 +109,28 @@ from sinergi.timing import stage
 
 # The keys are re-exported from here for the publisher's callers (``from sinergi.publish import data_key``).
 __all__ = [
-    "PART_NAME", "STEPS", "ConcurrentPublishError", "InconsistentPublication", "PublishResult", "claim_is_stale",
-    "claim_key", "code_version", "data_key", "latest_key", "manifest_key", "pointer_key", "publish", "read_latest",
-    "read_pointer", "verify_month",
+    "OWNER_BUCKET", "PART_NAME", "STEPS", "ConcurrentPublishError", "InconsistentPublication", "PublishResult",
+    "claim_is_stale", "claim_key", "code_version", "data_key", "latest_key", "manifest_key", "owner_record_key",
+    "party_manifest", "pointer_key", "publish", "read_latest", "read_pointer", "verify_month",
 ]
 
 log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
-DEFAULT_CLAIM_LEASE = 30 * 60.0
+#: A claim's lease: a crashed publisher on another host blocks its dataset-month this long at most
+#: (the task's retries wait 30 s, 60 s, 120 s); the heartbeat renews it every quarter lease.
+DEFAULT_CLAIM_LEASE = 120.0
+#: Where claims and full manifests live (owner-only), under ``layout.owner_record_key``.
+OWNER_BUCKET = LEDGER_BUCKET
+#: The top-level manifest keys a party receives (everything else stays in the owner's full manifest).
+PARTY_MANIFEST_KEYS = (
+    "manifest_version", "run_id", "bucket", "dataset", "month", "generation", "previous", "created_at",
+    "code_version", "schema_version", "schema", "sort_keys", "rows_published", "outputs", "party", "counts",
+    "share_report", "gx", "k_anonymity", "key_versions", "key_version", "disclosure", "warnings",
+)
+_LOCAL_PATH = re.compile(r"(?<![\w:/])(?:/[^\s/'\",;()]+)+/([^\s/'\",;()]+)")
+#: What a party sees of each source: which file or table, and how many rows it had.
+PARTY_SOURCE_KEYS = ("rows", "rows_pulled", "source_rows", "malformed", "bytes")
 FAULT_EXIT_CODE = 86
 STEPS = ("encoded", "pointer_read", "claimed", "manifest_written", "fenced", "data_written", "committed", "latest_updated")
 RESERVED_MANIFEST_KEYS = frozenset(
@@ -214,6 +250,59 @@ def claim_is_stale(claim: dict, *, now: float | None = None) -> bool:
     return now > float(claim.get("expires_at_epoch", 0))
 
 
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def party_manifest(manifest: dict) -> dict:
+    """The party's view of a full run manifest: an allow-list of keys; sources reduced to the file
+    (or table) name and row counts; the code version without the commit."""
+    out = {k: manifest[k] for k in PARTY_MANIFEST_KEYS if k in manifest}
+    if "code_version" in out:
+        out["code_version"] = {"sinergi": (manifest["code_version"] or {}).get("sinergi")}
+    if isinstance(manifest.get("sources"), list):
+        out["sources"] = []
+        for src in manifest["sources"]:
+            if isinstance(src, dict):
+                name = Path(str(src.get("path") or src.get("file") or "")).name
+                where = {"file": name} if name else {"table": src["table"]} if src.get("table") else {}
+                out["sources"].append({**where, **{k: src[k] for k in PARTY_SOURCE_KEYS if k in src}})
+    if isinstance(manifest.get("warnings"), list):  # they explain the data; local paths shortened to a name
+        out["warnings"] = [_LOCAL_PATH.sub(lambda m: m.group(1), str(w)) for w in manifest["warnings"]]
+    return out
+
+
+class _Heartbeat:
+    """Renews a held claim's lease every quarter lease until stopped (or until the claim is lost:
+    the fence before the data write then stops the run)."""
+
+    def __init__(self, store: ObjectStore, key: str, token: str, lease: float):
+        self.store, self.key, self.token, self.lease = store, key, token, lease
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"sinergi-claim-heartbeat-{token}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(max(self.lease / 4, 0.05)):
+            try:
+                held, etag = cas.read_json(self.store, OWNER_BUCKET, self.key)
+                if not held or held.get("token") != self.token or held.get("released"):
+                    return  # taken over or released: nothing to keep alive
+                until = time.time() + self.lease
+                cas.put_json(self.store, OWNER_BUCKET, self.key,
+                             {**held, "expires_at_epoch": until, "expires_at": _iso(until), "renewed_at": _now()},
+                             etag=etag, create=False)
+            except PreconditionFailed:
+                continue  # changed between read and write: look again at the next beat
+            except Exception as e:  # noqa: BLE001 - a missed beat is not fatal; the lease has slack
+                log.warning("claim heartbeat s3://%s/%s: %s", OWNER_BUCKET, self.key, e)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread is not threading.current_thread():
+            self.thread.join(timeout=10)
+
+
 def _validate(bucket: str, dataset: str, run_id: str) -> None:
     if not _RUN_ID.match(run_id):
         raise ValueError(f"run_id {run_id!r}: use letters, digits and . _ : + = - (no '/', not starting with '_')")
@@ -272,8 +361,8 @@ def publish(
     gen = base_gen + 1
     _checkpoint("pointer_read", on_step)
 
-    # 3. claim generation gen
-    ckey = claim_key(dataset, month, gen)
+    # 3. claim generation gen (owner-only: the claim names this host and process)
+    ckey = owner_record_key(bucket, claim_key(dataset, month, gen))
     lease_until = time.time() + claim_lease
     claim = {
         "run_id": run_id,
@@ -284,23 +373,28 @@ def publish(
         "base_generation": base_gen,
         "base_etag": ptr_etag,
         "claimed_at": _now(),
+        "lease_seconds": claim_lease,
         "expires_at_epoch": lease_until,
+        "expires_at": _iso(lease_until),
         **_process_identity(),
     }
     try:
-        cas.put_json(store, bucket, ckey, claim, etag=None, create=True)
+        cas.put_json(store, OWNER_BUCKET, ckey, claim, etag=None, create=True)
     except PreconditionFailed:
         _take_over_claim(store, bucket, ckey, claim, where=where)
     _ACTIVE_TOKENS.add(claim["token"])
+    heartbeat = _Heartbeat(store, ckey, claim["token"], claim_lease)
     try:
         return _publish_claimed(
             store, bucket, dataset, month, run_id, part, extra, claim, pointer, ptr_etag,
             update_latest=update_latest, on_step=on_step,
         )
     except BaseException as exc:
-        _release_claim(store, bucket, ckey, claim, exc)
+        heartbeat.stop()
+        _release_claim(store, ckey, claim, exc)
         raise
     finally:
+        heartbeat.stop()
         _ACTIVE_TOKENS.discard(claim["token"])
 
 
@@ -310,7 +404,7 @@ def _publish_claimed(
     on_step: Callable[[str], None] | None,
 ) -> PublishResult:
     gen = claim["generation"]
-    ckey = claim_key(dataset, month, gen)
+    ckey = owner_record_key(bucket, claim_key(dataset, month, gen))
     obj_key = data_key(dataset, month)
     ptr_key = pointer_key(dataset, month)
     where = f"s3://{bucket}/{dataset} month {month}"
@@ -322,7 +416,7 @@ def _publish_claimed(
         )
     _checkpoint("claimed", on_step)
 
-    # 4. write-ahead manifest
+    # 4. write-ahead manifests: the owner's full one, then the party's
     mkey = manifest_key(dataset, month, gen, run_id)
     created = _now()
     manifest = {
@@ -356,17 +450,16 @@ def _publish_claimed(
         "claim": {k: claim[k] for k in ("token", "host", "pid", "claimed_at")},
         **extra,
     }
-    try:
-        cas.put_json(store, bucket, mkey, manifest, etag=None, create=True)
-    except PreconditionFailed:
+    if store.head(bucket, mkey) is not None or store.head(OWNER_BUCKET, owner_record_key(bucket, mkey)) is not None:
         # Same run id and generation: an earlier, killed attempt of this run (e.g. an Airflow retry),
         # whose object may still be in place and name that manifest — never overwrite it.
         mkey = f"{mkey.removesuffix('.json')}-{claim['token']}.json"
-        cas.put_json(store, bucket, mkey, manifest, etag=None, create=True)
+    cas.put_json(store, OWNER_BUCKET, owner_record_key(bucket, mkey), manifest, etag=None, create=True)
+    cas.put_json(store, bucket, mkey, party_manifest(manifest), etag=None, create=True)
     _checkpoint("manifest_written", on_step)
 
     # 5. fence: still our claim?
-    current_claim, _ = cas.read_json(store, bucket, ckey)
+    current_claim, _ = cas.read_json(store, OWNER_BUCKET, ckey)
     if not current_claim or current_claim.get("token") != claim["token"]:
         raise ConcurrentPublishError(
             f"{where}: the claim on generation {gen} was taken over by run "
@@ -434,7 +527,7 @@ def _publish_claimed(
     )
 
 
-def _release_claim(store: ObjectStore, bucket: str, ckey: str, claim: dict, exc: BaseException) -> None:
+def _release_claim(store: ObjectStore, ckey: str, claim: dict, exc: BaseException) -> None:
     """Best effort: mark our claim released so the next run need not wait for the lease.
 
     Skipped when the failure is a lost claim (it is not ours any more); if the store is down the
@@ -443,18 +536,19 @@ def _release_claim(store: ObjectStore, bucket: str, ckey: str, claim: dict, exc:
     if isinstance(exc, ConcurrentPublishError):
         return
     try:
-        held, etag = cas.read_json(store, bucket, ckey)
+        held, etag = cas.read_json(store, OWNER_BUCKET, ckey)
         if held and held.get("token") == claim["token"]:
-            cas.put_json(store, bucket, ckey, {**held, "released": True, "error": type(exc).__name__}, etag=etag, create=False)
+            cas.put_json(store, OWNER_BUCKET, ckey, {**held, "released": True, "error": type(exc).__name__}, etag=etag,
+                         create=False)
     except Exception as e:  # noqa: BLE001 - the original error matters more
-        log.warning("could not release claim s3://%s/%s: %s", bucket, ckey, e)
+        log.warning("could not release claim s3://%s/%s: %s", OWNER_BUCKET, ckey, e)
 
 
 def _take_over_claim(store: ObjectStore, bucket: str, ckey: str, claim: dict, *, where: str) -> None:
-    held, held_etag = cas.read_json(store, bucket, ckey)
+    held, held_etag = cas.read_json(store, OWNER_BUCKET, ckey)
     if held is None:  # vanished (an operator cleaned up): try a plain create once more
         try:
-            cas.put_json(store, bucket, ckey, claim, etag=None, create=True)
+            cas.put_json(store, OWNER_BUCKET, ckey, claim, etag=None, create=True)
             return
         except PreconditionFailed:
             raise ConcurrentPublishError(f"{where}: generation {claim['generation']} was just claimed by another run") from None
@@ -468,14 +562,24 @@ def _take_over_claim(store: ObjectStore, bucket: str, ckey: str, claim: dict, *,
         raise ConcurrentPublishError(
             f"{where}: run {held.get('run_id')} (host {held.get('host')}, pid {held.get('pid')}, claimed "
             f"{held.get('claimed_at')}) is publishing generation {claim['generation']}; this run "
-            f"({claim['run_id']}) stopped before writing anything"
+            f"({claim['run_id']}) stopped before writing anything. {_takeover_time(held)}"
         )
     claim["took_over"] = {k: held.get(k) for k in ("run_id", "token", "host", "pid", "claimed_at")}
     try:
-        cas.put_json(store, bucket, ckey, claim, etag=held_etag, create=False)
+        cas.put_json(store, OWNER_BUCKET, ckey, claim, etag=held_etag, create=False)
     except PreconditionFailed:
         raise ConcurrentPublishError(f"{where}: another run took over the stale claim on generation {claim['generation']} first") from None
     log.warning("%s: took over stale claim of run %s on generation %d", where, held.get("run_id"), claim["generation"])
+
+
+def _takeover_time(held: dict) -> str:
+    """When a live-looking claim stops blocking: its lease end, unless its holder keeps renewing it."""
+    expires = float(held.get("expires_at_epoch") or 0)
+    if held.get("host") == socket.gethostname():
+        return "Its process is alive on this host; once it ends, the next attempt takes the claim over."
+    jakarta = datetime.fromtimestamp(expires, UTC).astimezone(JAKARTA).strftime("%H:%M:%S WIB")
+    return (f"If that run has died, its claim will be taken over at {_iso(expires)} ({jakarta}), when its lease "
+            "ends without a heartbeat; a retry after that publishes.")
 
 
 def _advance_latest(store: ObjectStore, bucket: str, dataset: str, pointer: dict) -> None:
