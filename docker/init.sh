@@ -16,17 +16,21 @@ if [[ -n "${SINERGI_VIEWER_USER:-}" ]]; then
   create_user "$SINERGI_VIEWER_USER" "${SINERGI_VIEWER_PASSWORD:?set it in docker/.env}" Viewer
 fi
 
-echo "[init] object-store buckets (owner zones + one per party from the sharing policy)"
+echo "[init] object-store buckets (owner zones + one per party), created by the provisioner identity"
+# The pipeline identity cannot create buckets (least privilege); the provisioner (Admin:<bucket>, a new
+# key at every `up`, rendered by sinergi-preflight) can, and is used for nothing else.
 python - <<'PY'
 import time
 
-from sinergi.layout import OWNER_BUCKETS
-from sinergi.policy import load_policy
 from sinergi.s3 import S3ObjectStore
-from sinergi.settings import Settings
+from sinergi.settings import S3Settings, Settings, read_env_file
+from pathlib import Path
 
-store = S3ObjectStore(Settings().pipeline_s3(), attempts=10, backoff=1.0)
-for bucket in [*OWNER_BUCKETS, *(p.bucket for p in load_policy().parties.values())]:
+prov = read_env_file(Path("/opt/airflow/seaweedfs-conf/provisioner.env"))
+endpoint = Settings().pipeline_s3().endpoint
+store = S3ObjectStore(S3Settings(endpoint, prov["SINERGI_PROVISIONER_ACCESS_KEY"], prov["SINERGI_PROVISIONER_SECRET_KEY"]),
+                      attempts=10, backoff=1.0)
+for bucket in prov["SINERGI_BUCKETS"].split(","):
     for attempt in range(30):  # the filer may still be allocating its first volumes
         try:
             store.ensure_bucket(bucket)

@@ -1,37 +1,34 @@
 #!/bin/sh
-# Render SeaweedFS's S3 identities from the environment (never committed), then start weed.
-# - the pipeline identity is Admin (creates buckets, writes every zone);
-# - each party gets a read-only identity limited to its own bucket;
-# - no anonymous identity: with identities configured, unauthenticated requests are denied.
-# AWS_* variables are removed first: weed would silently add them as an extra Admin identity.
+# SeaweedFS for the compose stack, locked like the embedded store (include/sinergi/local/seaweed.py):
+# - security.toml (JWT keys for volume reads/writes and the filer, gRPC mutual TLS for every
+#   component and client) and the S3 identities come from the sinergi-preflight service, rendered by
+#   docker/seaweedfs/render_config.py into the seaweedfs-conf volume (mounted read-only here);
+# - filer and master HTTP APIs off (-disableHttp -filer.disableHttp), telemetry, Iceberg, Lance,
+#   WebDAV off, no IAM API, no bucket auto-creation, no deletion of non-empty buckets;
+# - every port binds 127.0.0.1 inside the container except S3 (-s3.ip.bind): other containers can
+#   reach nothing but the S3 API, and only over the internal `store` network;
+# - umask 077, a 0700 data folder, and an empty environment for weed (no AWS_*: weed would add a
+#   hidden Admin identity; no WEED_*: they override security.toml).
+# Extra arguments are appended (the security tests run this script on free ports).
 set -eu
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN || true
-: "${SINERGI_S3_PIPELINE_ACCESS_KEY:?set it in docker/.env}"
-: "${SINERGI_S3_PIPELINE_SECRET_KEY:?set it in docker/.env}"
-: "${SINERGI_S3_KP2MI_ACCESS_KEY:?set it in docker/.env}"
-: "${SINERGI_S3_KP2MI_SECRET_KEY:?set it in docker/.env}"
-: "${SINERGI_S3_LAMPUNG_ACCESS_KEY:?set it in docker/.env}"
-: "${SINERGI_S3_LAMPUNG_SECRET_KEY:?set it in docker/.env}"
-KP2MI_BUCKET="${SINERGI_KP2MI_BUCKET:-kp2mi-share}"
-LAMPUNG_BUCKET="${SINERGI_LAMPUNG_BUCKET:-lampung-share}"
+CONF="${SINERGI_WEED_CONF:-/etc/sinergi}"
+DATA="${SINERGI_WEED_DATA:-/data}"
+S3_BIND="${SINERGI_WEED_S3_BIND:-0.0.0.0}"
+WEED="$(command -v weed)"
+for f in security.toml identities.json pki/ca.crt pki/internal.crt pki/internal.key; do
+  if [ ! -r "$CONF/$f" ]; then
+    echo "seaweedfs: $CONF/$f is missing or unreadable (rendered by sinergi-preflight); refusing to start without its locks" >&2
+    exit 1
+  fi
+done
 umask 077
-mkdir -p /etc/sinergi
-cat > /etc/sinergi/identities.json <<JSON
-{
-  "identities": [
-    {"name": "pipeline",
-     "credentials": [{"accessKey": "${SINERGI_S3_PIPELINE_ACCESS_KEY}", "secretKey": "${SINERGI_S3_PIPELINE_SECRET_KEY}"}],
-     "actions": ["Admin", "Read", "List", "Write", "Tagging"]},
-    {"name": "kp2mi",
-     "credentials": [{"accessKey": "${SINERGI_S3_KP2MI_ACCESS_KEY}", "secretKey": "${SINERGI_S3_KP2MI_SECRET_KEY}"}],
-     "actions": ["Read:${KP2MI_BUCKET}", "List:${KP2MI_BUCKET}"]},
-    {"name": "lampung",
-     "credentials": [{"accessKey": "${SINERGI_S3_LAMPUNG_ACCESS_KEY}", "secretKey": "${SINERGI_S3_LAMPUNG_SECRET_KEY}"}],
-     "actions": ["Read:${LAMPUNG_BUCKET}", "List:${LAMPUNG_BUCKET}"]}
-  ]
-}
-JSON
-# Inside the compose network only the S3 port (8333) is meant to be used; docker-compose.yaml
-# publishes nothing else (the filer, 8888, does not authenticate). Volume on 8081, not 8080.
-exec weed server -dir=/data -ip=seaweedfs -ip.bind=0.0.0.0 -volume.port=8081 -volume.max=0 \
-  -s3 -s3.port=8333 -s3.config=/etc/sinergi/identities.json -webdav=false
+mkdir -p "$DATA/store" "$DATA/logs"
+chmod 700 "$DATA" "$DATA/store" "$DATA/logs"
+rm -f "$DATA/store/mini.options"
+cd "$CONF"
+exec env -i "$WEED" -config_dir="$CONF" -logdir="$DATA/logs" server -dir="$DATA/store" \
+  -ip=127.0.0.1 -ip.bind=127.0.0.1 -volume.port=8081 -volume.max=0 \
+  -disableHttp -filer -filer.disableHttp -master.telemetry=false \
+  -s3 -s3.port=8333 -s3.ip.bind="$S3_BIND" -s3.config="$CONF/identities.json" -s3.iam=false \
+  -s3.port.iceberg=0 -s3.port.lance=0 -s3.allowDeleteBucketNotEmpty=false -s3.autoCreateBucket=false \
+  -filer.localSocket="$DATA/filer.sock" -s3.localSocket="$DATA/s3.sock" "$@"

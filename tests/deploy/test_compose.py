@@ -228,21 +228,61 @@ def test_only_the_ui_and_s3_are_published_and_only_on_loopback(compose):
     assert [p.rsplit(":", 1)[1] for p in published["airflow-apiserver"]] == ["8080"]
 
 
-def test_seaweedfs_always_authenticates(compose):
+def test_seaweedfs_always_authenticates(compose, tmp_path, monkeypatch):
     svc = compose["services"]["seaweedfs"]
     env = service_env(svc)
-    assert not any(k.startswith("AWS_") for k in env), "AWS_* in weed's env adds a hidden Admin identity"
+    assert not any(k.startswith(("AWS_", "SINERGI_S3_", "WEED_")) for k in env), "weed gets no keys from its environment"
     script = (ROOT / "docker" / "seaweedfs" / "entrypoint.sh").read_text()
-    assert "unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY" in script
-    assert "-s3.config=" in script and "-s3.port=8333" in script
+    assert 'exec env -i "$WEED"' in script, "weed starts with an empty environment (AWS_* would add an Admin)"
+    for flag in ("-s3.config=", "-s3.port=8333", "-disableHttp", "-filer.disableHttp", "-ip.bind=127.0.0.1",
+                 "-config_dir=", "-master.telemetry=false", "-s3.autoCreateBucket=false"):
+        assert flag in script, flag
     assert "-volume.port=8080" not in script and "-volume.port=" in script, "8080 is the api-server's port"
-    # the rendered identities: pipeline Admin, each party read-only on its own bucket only
-    body = script.split("<<JSON", 1)[1].split("\nJSON", 1)[0]
-    values = {k: f"<{k}>" for k in env} | {"KP2MI_BUCKET": "kp2mi-share", "LAMPUNG_BUCKET": "lampung-share"}
-    ids = json.loads(re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], body))["identities"]
+    assert any(v.startswith("seaweedfs-conf:/etc/sinergi") and v.endswith(":ro") for v in svc["volumes"])
+    # the rendered identities (docker/seaweedfs/render_config.py): pipeline without Admin, each party
+    # read-only on its own bucket, a provisioner scoped to the Sinergi buckets
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("render_config", ROOT / "docker" / "seaweedfs" / "render_config.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    keys = {f"SINERGI_S3_{w}_{k}_KEY": f"{w}-{k}-0123456789abcdef" for w in ("PIPELINE", "KP2MI", "LAMPUNG")
+            for k in ("ACCESS", "SECRET")}
+    ids = render.render(tmp_path / "conf", env=keys, cert_dir="/etc/sinergi/pki")["identities"]
     by_name = {i["name"]: i["actions"] for i in ids}
-    assert "Admin" in by_name["pipeline"]
+    assert not any(a.split(":")[0] == "Admin" for a in by_name["pipeline"])
+    assert all(a.startswith("Admin:") for a in by_name["provisioner"])
     from sinergi.local.store import default_parties
 
     for party, bucket in default_parties().items():
         assert sorted(by_name[party]) == sorted([f"Read:{bucket}", f"List:{bucket}"]), party
+    assert '"/etc/sinergi/pki/ca.crt"' in (tmp_path / "conf" / "security.toml").read_text()
+
+
+def test_nothing_starts_before_the_secrets_are_checked(raw):
+    services = raw["services"]
+    pre = services["sinergi-preflight"]
+    assert "check_secrets.py" in pre["command"][-1] and "render_config.py" in pre["command"][-1]
+    assert pre["command"][-1].index("check_secrets.py") < pre["command"][-1].index("render_config.py")
+    assert pre.get("network_mode") == "none"
+
+    def needs_preflight(name: str, seen=()) -> bool:
+        deps = services[name].get("depends_on") or {}
+        if "sinergi-preflight" in deps:
+            return deps["sinergi-preflight"]["condition"] == "service_completed_successfully"
+        return bool(deps) and all(needs_preflight(d, (*seen, name)) for d in deps if d not in seen)
+
+    for name in services:
+        if name != "sinergi-preflight":
+            assert needs_preflight(name), f"{name} may start before the secrets are checked"
+
+
+def test_the_stores_internal_ports_stay_on_an_internal_network(raw):
+    assert raw["networks"]["store"]["internal"] is True
+    weed = raw["services"]["seaweedfs"]
+    assert set(weed["networks"]) == {"store", "edge"}
+    assert all(str(p).startswith("127.0.0.1:") and str(p).endswith(":8333") for p in weed["ports"])
+    for name in AIRFLOW_SERVICES:
+        assert "store" in raw["x-airflow-common"]["networks"], name
+    text = (ROOT / "docker" / "seaweedfs" / "entrypoint.sh").read_text()
+    assert "-ip.bind=0.0.0.0" not in text and 'S3_BIND="${SINERGI_WEED_S3_BIND:-0.0.0.0}"' in text

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socket
 import stat
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-import psutil
+import doors
 import pytest
 
 from conftest import start_store
@@ -62,51 +59,23 @@ def store(tmp_path_factory):
 
 
 def weed_listeners(embedded: EmbeddedStore) -> list[tuple[str, int]]:
-    proc = psutil.Process(embedded._pid())
-    out = []
-    for p in (proc, *proc.children(recursive=True)):
-        out += [(c.laddr.ip, c.laddr.port) for c in p.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN]
-    return sorted(set(out))
+    return doors.listeners(embedded._pid())
 
 
-def http(method: str, url: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int | None, bytes]:
-    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-    except OSError as e:
-        return None, str(e).encode()
+def http(method: str, url: str, data: bytes | None = None, headers: dict | None = None):
+    return doors.http(method, url, data, headers)
 
 
 def weed_client(embedded: EmbeddedStore, config_dir: Path, tool: str, stdin: str = "", timeout: float = 10,
-                env: dict | None = None) -> tuple[str | int, str]:
-    """``weed shell`` (master + filer gRPC) or ``weed filer.meta.tail`` (filer gRPC) as a client
-    configured by ``config_dir``; returns (exit code or "timeout", output)."""
-    p = embedded.ports()
-    master, filer = f"127.0.0.1:{p['master.port']}.{p['master.port.grpc']}", f"127.0.0.1:{p['filer.port']}.{p['filer.port.grpc']}"
-    args = (["shell", f"-master={master}", f"-filer={filer}"] if tool == "shell"
-            else ["filer.meta.tail", f"-filer={filer}", "-pathPrefix=/buckets", "-timeAgo=24h"])
-    cmd = [embedded.weed_binary(), f"-config_dir={config_dir}", *args]
-    try:
-        r = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout, cwd=config_dir,
-                           env={"HOME": str(config_dir), **(env or {})})
-        return r.returncode, r.stdout + r.stderr
-    except subprocess.TimeoutExpired as e:  # without an accepted certificate it never reaches a prompt
-        return "timeout", (e.stdout or b"").decode(errors="replace") + (e.stderr or b"").decode(errors="replace")
+                env: dict | None = None):
+    return doors.weed_client(embedded.weed_binary(), embedded.ports(), config_dir, tool, stdin, timeout, env)
 
 
 @pytest.fixture(scope="module")
 def fids(store) -> dict[str, list[str]]:
     """The volume file ids of the objects, as the legitimate operator (client certificate) reads them."""
-    out = {}
-    for key in KEYS:
-        _, text = weed_client(store.embedded, store.embedded.conf / "operator", "shell",
-                              f"fs.meta.cat /buckets/{BUCKET}/{key}\n", timeout=60)
-        out[key] = re.findall(r'"fileId":\s*"([^"]+)"', text)
-        assert out[key], f"operator shell could not read the metadata of {key}: {text[-500:]}"
-    return out
+    return {key: doors.fids(store.embedded.weed_binary(), store.embedded.ports(), store.embedded.conf / "operator",
+                            BUCKET, key) for key in KEYS}
 
 
 def test_every_listener_is_loopback_and_known(store):
@@ -122,36 +91,9 @@ def test_every_listener_is_loopback_and_known(store):
 def test_every_non_s3_port_refuses_to_list_read_write_and_delete(store, fids):
     """Each port weed listens on except S3, every HTTP path that serves or changes bucket data."""
     s3 = store.embedded.ports()["s3.port"]
-    fid, fid_big, fid_victim = fids[next(iter(KEYS))][0], fids["placements/big.bin"][-1], fids["placements/victim.parquet"][0]
-    key = next(iter(KEYS))
-    form = (b"--b0\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\nPLANTED\r\n--b0--\r\n")
-    multipart = {"Content-Type": "multipart/form-data; boundary=b0"}
-    attempts = [
-        ("GET", f"/buckets/{BUCKET}/{key}", None, {}),                                   # filer: read
-        ("GET", f"/buckets/{BUCKET}/placements/?limit=100", None, {"Accept": "application/json"}),  # list
-        ("GET", "/buckets/sinergi-landing/siskop2mi/placements/2025-07/run/raw.csv", None, {}),
-        ("PUT", f"/buckets/{BUCKET}/placements/planted.parquet", b"PLANTED", {}),        # filer: write
-        ("DELETE", f"/buckets/{BUCKET}/placements/victim.parquet", None, {}),            # filer: delete
-        ("GET", f"/?proxyChunkId={fid}", None, {}),
-        ("GET", f"/{fid}", None, {}), ("HEAD", f"/{fid}", None, {}), ("GET", f"/{fid_big}", None, {}),  # volume
-        ("POST", f"/{fid}", form, multipart), ("PUT", f"/{fid}", form, multipart),      # overwrite a chunk
-        ("DELETE", f"/{fid_victim}", None, {}),
-        ("GET", "/dir/assign", None, {}), ("POST", "/submit", form, multipart),          # master: write
-        ("GET", f"/dir/lookup?fileId={fid}&read=yes", None, {}),                        # master: read JWT
-        ("GET", f"/col/delete?collection={BUCKET}", None, {}),                          # master: destroy
-        ("GET", "/vol/grow?count=1", None, {}),
-    ]
-    tried = []
-    for ip, port in weed_listeners(store.embedded):
-        if port == s3:
-            continue
-        for method, path, body, headers in attempts:
-            code, answer = http(method, f"http://{ip}:{port}{path}", body, headers)
-            tried.append((port, method, path, code))
-            status_page = path.startswith("/?") and b"<title>SeaweedFS" in answer  # master's "/" page: topology only
-            assert code is None or code >= 400 or status_page, (port, method, path, code, answer[:200])
-            assert SECRET not in answer and b"part-0.parquet" not in answer and b"victim" not in answer, (port, path)
-            assert not re.search(rb'"fid"\s*:', answer) and b"Bearer" not in answer, (port, path, answer[:200])
+    requests = doors.attempts(BUCKET, next(iter(KEYS)), fids[next(iter(KEYS))][0], fids["placements/big.bin"][-1],
+                              fids["placements/victim.parquet"][0])
+    tried = doors.attack_every_port(store.embedded._pid(), s3, requests, SECRET)
     assert len({t[0] for t in tried}) >= 8, tried  # master, filer, volume, admin and the gRPC ports were all tried
     # nothing was read, planted, overwritten or deleted: the S3 door still sees exactly the objects written
     for key, body in KEYS.items():

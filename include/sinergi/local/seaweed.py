@@ -97,7 +97,7 @@ def verify_binary(path: str | Path, version: str | None = None) -> str:
 
 
 # -- private files ----------------------------------------------------------------------------------
-def _write_0600(path: Path, data: bytes | str) -> Path:
+def write_0600(path: Path, data: bytes | str) -> Path:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -191,11 +191,11 @@ def generate_pki(directory: Path, hosts: tuple[str, ...] = ("localhost", "127.0.
           .add_extension(_key_usage(True), critical=True)
           .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
           .sign(ca_key, hashes.SHA256()))
-    _write_0600(directory / "ca.crt", _pem_cert(ca))
+    write_0600(directory / "ca.crt", _pem_cert(ca))
     for name, server in (("internal", True), ("operator", False)):
         key, cert = _issue(ca_key, ca_name, f"seaweed-{name}", server, hosts, days)
-        _write_0600(directory / f"{name}.key", _pem_key(key))
-        _write_0600(directory / f"{name}.crt", _pem_cert(cert))
+        write_0600(directory / f"{name}.key", _pem_key(key))
+        write_0600(directory / f"{name}.crt", _pem_cert(cert))
     return Pki(directory / "ca.crt", directory / "internal.crt", directory / "internal.key",
                directory / "operator.crt", directory / "operator.key")
 
@@ -240,8 +240,8 @@ def write_security_config(conf: Path, hosts: tuple[str, ...] = ("localhost", "12
     os.chmod(conf, 0o700)
     pki = generate_pki(conf / "pki", hosts)
     keys = {s: secrets.token_urlsafe(32) for s in JWT_SECTIONS}
-    _write_0600(conf / "security.toml", security_toml(pki, keys, cert_dir))
-    _write_0600(conf / "operator" / "security.toml", operator_toml(pki))
+    write_0600(conf / "security.toml", security_toml(pki, keys, cert_dir))
+    write_0600(conf / "operator" / "security.toml", operator_toml(pki))
     return pki
 
 
