@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -81,11 +82,27 @@ def temp_dir() -> Path:
     pid = os.getpid()
     path = _TEMP_DIRS.get(pid)
     if path is None or not path.is_dir():
+        _remove_orphans()
         path = Path(tempfile.mkdtemp(prefix=f"sinergi-{pid}-"))  # mkdtemp: mode 0700, owner only
         os.chmod(path, DIR_MODE)
         _TEMP_DIRS[pid] = path
         atexit.register(lambda p=path, owner=pid: os.getpid() == owner and shutil.rmtree(p, ignore_errors=True))
     return path
+
+
+def _remove_orphans() -> None:
+    """Folders of this user's processes that ended without cleaning up (a task process that exits with
+    ``os._exit`` skips atexit): removed with whatever raw rows they still hold."""
+    for folder in Path(tempfile.gettempdir()).glob("sinergi-*-*"):
+        m = re.fullmatch(r"sinergi-(\d+)-\w+", folder.name)
+        try:
+            if not m or not folder.is_dir() or folder.is_symlink() or folder.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def temp_file(prefix: str, suffix: str = "") -> Path:

@@ -81,3 +81,27 @@ def test_a_forked_process_gets_its_own_folder():
     os.waitpid(pid, 0)
     assert child and Path(child) != parent and stat.S_IMODE(Path(child).stat().st_mode) == 0o700
     shutil.rmtree(child)
+
+
+def test_the_folder_of_a_process_that_died_without_cleaning_up_is_removed():
+    """Airflow's task processes end with os._exit (no atexit): the next process removes their folders."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a task process that leaves raw rows behind and dies without cleaning up
+        os.close(r)
+        from sinergi import private
+
+        private._TEMP_DIRS.clear()
+        f = private.temp_file("staging-", ".parquet")
+        f.write_bytes(b"raw rows")
+        os.write(w, str(f).encode())
+        os._exit(0)
+    os.close(w)
+    left = Path(os.read(r, 4096).decode())
+    os.waitpid(pid, 0)
+    assert left.exists()
+    from sinergi import private
+
+    private._TEMP_DIRS.pop(os.getpid(), None)  # this process starts a new folder: orphans are swept first
+    new = temp_dir()
+    assert not left.parent.exists() and new.is_dir()
