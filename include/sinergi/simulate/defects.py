@@ -44,8 +44,9 @@ REPAIRABLE_DEFECTS = frozenset({
 BATCH_EVENTS = frozenset({"late_record", "schema_drift_rename", "schema_drift_extra_column"})
 DEFECT_KINDS = ROW_DEFECTS | REPAIRABLE_DEFECTS | BATCH_EVENTS
 
-UNKNOWN_COUNTRIES = ("TAIWAN ROC", "HONGKONG CHINA", "MALAYSIA SABAH", "SAUDI ARABIAH", "JEPANG NIPON",
-                     "SINGAPORA", "KOREA SEL")
+# Typos no spelling table can map (every ISO 3166-1 country and the usual aliases are known).
+UNKNOWN_COUNTRIES = ("TAIWNA", "HONGKOK", "MALAYSAI", "SAUDI ARABIAH", "JEPANG NIPON", "SINGAPORA",
+                     "KOREA SELATN")
 IMPOSSIBLE_DATES = ("31/02/{y}", "30/02/{y}", "00/{m}/{y}", "15/13/{y}", "32/{m}/{y}", "31/04/{y}")
 # Date pairs (earlier, later) whose order a defect can break, per dataset: the first and the last
 # of the registry's date_order (datasets.yaml).
