@@ -143,7 +143,7 @@ def no_issues(n: int) -> pa.Array:
 #: How a number cell renders an integer: a float rendering (``…0.0``, decimal point or comma) or
 #: scientific notation (``1.80112E+15``). After normalisation only *untrusted* renderings remain in a
 #: column, so validation's precision rules match exactly this pattern.
-NUMBER_RENDERING = r"^[0-9]+[.,]0+$|^[0-9]([.,][0-9]+)?[eE]\+?[0-9]{1,2}$"
+NUMBER_RENDERING = r"^[0-9]+[.,]0+$|^[0-9](?:[.,][0-9]+)?[eE]\+?[0-9]{1,2}$"
 #: Excel keeps 15 significant digits: from 16 digits on, the last digit of a number may be rounded.
 LONG_NUMBER_DIGITS = 16
 #: Below 2**53 a double holds every integer exactly; above, odd values are rounded.
