@@ -18,10 +18,10 @@ import pytest
 from test_validate_synth import canonical_table, ref_ids, set_value
 
 from sinergi import registry, vocab
-from sinergi.registry import DATA_QUALITY_FLAGS
 from sinergi.chunks import ParquetSource, TableSource
 from sinergi.errors import DatasetStopped, ReconciliationError
 from sinergi.months import Month
+from sinergi.registry import DATA_QUALITY_FLAGS
 from sinergi.validate import (
     SuiteError,
     ValidationResult,
