@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sinergi import registry
+from sinergi import normalise, registry
 from sinergi.validate import suites
 
 #: Every Indonesian province code (Permendagri 72/2019; UU 14–16/2022 and 29/2022 for the Papua
@@ -24,6 +24,36 @@ PROVINCE_CODES = [
     "51", "52", "53", "61", "62", "63", "64", "65", "71", "72", "73", "74", "75", "76", "81", "82",
     "91", "92", "93", "94", "95", "96",
 ]
+
+#: The number renderings that remain in an identifier column only when they cannot be trusted.
+NUMBER_RENDERING = normalise.NUMBER_RENDERING
+
+#: Why each closed vocabulary is closed: what an unknown value would break (datasets.yaml closed: true).
+CLOSED_WHY = {
+    "sex": "sex is part of the person's identity (the NIK encodes it as DD+40) and every figure of the agreement "
+           "is broken down by it (MoU annex 4d/4e); a row of unknown sex can be counted in no breakdown.",
+    "verification_status": "the verified registrations are a reported count (indicator cpmi_verified).",
+    "complaint_status": "resolved complaints (Selesai) and the days to resolution are reported figures (workplan "
+                        "5.3c); a status nobody can place would count the complaint as neither open nor resolved.",
+    "return_status": "sick and deceased returns are a reported count (MoU annex 4e, indicator "
+                     "returns_problem); an unknown status would hide a death or an illness in no category.",
+    "health_result": "fit/unfit decides the reported fit rate (workplan 3.2, indicator health_fit_rate; "
+                     "Permenkes 29/2013).",
+    "empowerment_participant": "returned workers and their families are two separately reported counts (workplan "
+                               "2.2/2.3: empowerment_returnees, empowerment_families); an unknown type would be "
+                               "counted in neither.",
+}
+#: Why an open vocabulary is open (its values describe a row; a new one must not lose the row).
+OPEN_WHY = {
+    "*": "its values describe the record but do not decide identity, linkage or whether a reported count "
+         "includes the row, and sources add new values before the vocabulary knows them.",
+    "job_title": "BP2MI's list of job titles is descriptive and keeps growing (new titles per destination and "
+                 "scheme); the placement is counted either way.",
+    "sector": "sources have re-worded the sector (since 2025 by the employer's legal form); a new wording must not "
+              "drop a placement from the total.",
+    "placement_scheme": "schemes are added by regulation (e.g. SSW); a placement under a new scheme still counts.",
+    "education": "education is descriptive; an unmapped level must not drop the worker.",
+}
 
 #: Why a reference matters, per referencing column (the rest of the reason is common to all).
 REFERENCE_WHY = {
@@ -101,6 +131,20 @@ def scaffold(dataset: str) -> dict:
         f"{rid} identifies a record within the month. The same id with conflicting values cannot be resolved "
         "automatically: ALL rows sharing it are quarantined (exact copies are handled by duplicate_row).",
     ))
+    for c in ds.source_columns:
+        if c.precision_sensitive:
+            ex.append(_e(
+                "expect_column_values_to_not_match_regex", {"column": c.name, "regex": NUMBER_RENDERING},
+                "nik_precision_lost" if c.normalise == "nik" else f"precision_lost:{c.name}", "quarantine",
+                f"{c.name} reached us through a number cell (a float rendering such as 1801124507951230.0, or "
+                "scientific notation such as 1.80112450795123E+15) and may have lost digits: Excel keeps 15 "
+                "significant digits, so the 16th digit of a number typed into it becomes 0, and a double holds "
+                "integers exactly only below 2**53. Extraction replaces a number whose every digit survived by "
+                "its digits (sinergi.normalise: 16+ digits with a last digit other than 0, below 2**53); what "
+                "remains cannot be trusted, even a real identifier ending in 0, because a wrong identifier links "
+                "the record to somebody else in every later month. Decided here, by GX, on the kept text. "
+                "Producer: format the column as Text and type the number again.",
+            ))
     if "nik" in cols:
         ex.append(_e(
             "expect_column_values_to_match_regex", {"column": "nik", "regex": "^[0-9]{16}$"}, "nik_shape",
@@ -110,8 +154,12 @@ def scaffold(dataset: str) -> dict:
         ))
         derived.append({"name": "_nik_province", "fn": "nik_part", "args": {"column": "nik", "start": 0, "length": 2},
                         "why": "Digits 1-2 of a well-formed NIK (province), blank when the NIK is malformed."})
-        derived.append({"name": "_nik_kabkota", "fn": "nik_part", "args": {"column": "nik", "start": 0, "length": 4},
-                        "why": "Digits 1-4 of a well-formed NIK (kab/kota), blank when the NIK is malformed."})
+        derived.append({"name": "_nik_kabkota_listed", "fn": "nik_kabkota_listed", "args": {"column": "nik"},
+                        "why": "Digits 1-4 of a well-formed NIK of a province whose every kab/kota sinergi.regions "
+                               "lists (Lampung); blank otherwise."})
+        derived.append({"name": "_nik_date_valid", "fn": "nik_date_valid", "args": {"column": "nik"},
+                        "why": "Whether NIK digits 7-12 are a real date DDMMYY (DD+40 for women); blank when the "
+                               "NIK is malformed."})
         ex.append(_e(
             "expect_column_values_to_be_in_set", {"column": "_nik_province", "value_set": PROVINCE_CODES},
             "nik_province", "quarantine",
@@ -119,11 +167,22 @@ def scaffold(dataset: str) -> dict:
             "provinces). Anything else is a mistyped or fabricated NIK.",
         ))
         ex.append(_e(
-            "expect_column_values_to_be_in_set", {"column": "_nik_kabkota", "value_set": _p("kabkota_codes")},
+            "expect_column_values_to_be_in_set", {"column": "_nik_kabkota_listed", "value_set": _p("kabkota_codes")},
             "nik_kabkota", "quarantine",
-            "The first four NIK digits are the Kemendagri kab/kota code of first registration (DOMAIN.md). They "
-            "must be a kab/kota of sinergi.regions, which holds Lampung and the main sending regencies of other "
-            "provinces for national data. A BPS code typed as NIK prefix is caught here too.",
+            "The first four NIK digits are the Kemendagri kab/kota code of first registration (DOMAIN.md). For "
+            "Lampung, whose every kab/kota sinergi.regions lists, a prefix outside the list does not exist (a "
+            "BPS code typed as NIK prefix, 18xx with xx > 13, is caught here). NIKs of other provinces are not "
+            "judged here: the table holds only their main sending regencies, and a real worker from another "
+            "regency must not be rejected.",
+        ))
+        ex.append(_e(
+            "expect_column_values_to_be_in_set", {"column": "_nik_date_valid", "value_set": [True]},
+            "nik_date", "quarantine",
+            "NIK digits 7-12 are the birth date DDMMYY with 40 added to DD for women (UU 24/2013; DOMAIN.md "
+            "'Identifiers'): a NIK whose digits are no date (day 00, 32-40 or over 71, month 13, 31 February) "
+            "was mistyped or fabricated and cannot be linked. Part of the NIK's own structure, so it is a "
+            "quarantine rule; whether the date agrees with the birth_date column is only a warning "
+            "(nik_birth_date_sex).",
         ))
         if "birth_date" in cols and "sex" in cols:
             derived.append({"name": "_nik_birth", "fn": "nik_part", "args": {"column": "nik", "start": 6, "length": 6},
@@ -132,33 +191,49 @@ def scaffold(dataset: str) -> dict:
                             "args": {"birth_date": "birth_date", "sex": "sex"},
                             "why": "DDMMYY of birth_date with 40 added to DD when sex is P (as Dukcapil encodes it)."})
         if "kabkota_code" in cols:
+            derived.append({"name": "_nik_region_now", "fn": "nik_region_now",
+                            "args": {"nik": "nik", "kabkota": "kabkota_code"},
+                            "why": "Digits 1-4 of a well-formed NIK, or the row's kab/kota where the region lineage "
+                                   "explains the difference (config/region_lineage.csv: the kab/kota was split off "
+                                   "from the NIK's after the person was born)."})
             ex.append(_e(
                 "expect_column_pair_values_to_be_equal",
-                {"column_A": "_nik_kabkota", "column_B": "kabkota_code", "ignore_row_if": "either_value_is_missing"},
-                "kabkota_matches_nik", "quarantine",
-                "The kab/kota code must be the NIK's region (digits 1-4): SISKOP2MI and the dinas systems take the "
-                "worker's kab/kota from the KTP. A mismatch is mostly a BPS code written into the Kemendagri field "
-                "(BPS 1803 = Lampung Selatan, but Kemendagri 1803 = Lampung Utara; DOMAIN.md 'Region codes'), "
-                "which no membership check can see. Review note: a worker who moved since first registration "
-                "would also be held; switch to 'warn' if the sources take kab/kota from the domicile instead.",
+                {"column_A": "_nik_region_now", "column_B": "kabkota_code", "ignore_row_if": "either_value_is_missing"},
+                "kabkota_matches_nik", "warn",
+                "A warning, never a quarantine: a NIK is issued once, for life, where the person was first "
+                "registered (UU 24/2013), so a worker who moved keeps it and the kab/kota of the record (from the "
+                "current KTP address or the domicile) legitimately differs. Residents of a regency split off "
+                "after they were born (Pesawaran 2007 from Lampung Selatan, Pringsewu 2008 from Tanggamus, Mesuji "
+                "and Tulang Bawang Barat 2008 from Tulang Bawang, Pesisir Barat 2012 from Lampung Barat; "
+                "config/region_lineage.csv) carry the parent's code by law: that is not even flagged. What remains "
+                "is flagged per row (data_quality_flags) and counted: a mover, or a BPS code written into the "
+                "Kemendagri field (BPS 1803 = Lampung Selatan, Kemendagri 1803 = Lampung Utara; DOMAIN.md 'Region "
+                "codes'), which the producer should check.",
             ))
         if "birth_date" in cols and "sex" in cols:
             ex.append(_e(
                 "expect_column_pair_values_to_be_equal",
                 {"column_A": "_nik_birth", "column_B": "_birth_sex_code", "ignore_row_if": "either_value_is_missing"},
-                "nik_birth_date_sex", "quarantine",
-                "NIK digits 7-12 encode the birth date, with DD+40 for women (DOMAIN.md 'Identifiers'). A mismatch "
-                "means the NIK, the birth date or the sex column is wrong, so the row cannot be trusted for "
-                "linking or for the sex/age statistics of MoU annex 4d/4e.",
+                "nik_birth_date_sex", "warn",
+                "A warning, never a quarantine: NIK digits 7-12 encode the birth date as first registered, with "
+                "DD+40 for women (DOMAIN.md 'Identifiers'), and a NIK is not reissued when a birth date is "
+                "corrected later (UU 24/2013), so a real worker's record can disagree with the NIK. The row is "
+                "published with the flag (data_quality_flags) and counted; the NIK's own structure (16 digits, "
+                "province, a real date) is checked by the quarantine rules nik_shape, nik_province, nik_date.",
             ))
     for c in ds.source_columns:
         if c.vocabulary:
             ex.append(_e(
                 "expect_column_values_to_be_in_set", {"column": c.name, "value_set": _p(f"vocab_{c.vocabulary}")},
-                f"vocab:{c.name}", "quarantine",
-                f"{c.name} must be a canonical value of the '{c.vocabulary}' vocabulary (config/vocabularies.yaml, "
-                "as BP2MI publishes it; DOMAIN.md 'Vocabularies'). Extraction keeps unmappable text as-is so it "
-                "shows up here instead of being guessed.",
+                f"vocab:{c.name}", "quarantine" if c.closed else "warn",
+                (f"{c.name} must be a canonical value of the '{c.vocabulary}' vocabulary (config/vocabularies.yaml, "
+                 "as BP2MI publishes it; DOMAIN.md 'Vocabularies'). Closed (datasets.yaml closed: true): "
+                 + CLOSED_WHY[c.vocabulary] + " An unknown value is held for review instead of being guessed.")
+                if c.closed else
+                (f"{c.name} is described by the '{c.vocabulary}' vocabulary (config/vocabularies.yaml), which is "
+                 "open: " + OPEN_WHY.get(c.vocabulary, OPEN_WHY["*"]) + " An unknown value is kept as observed "
+                 "(whitespace-normalised), the row is published with the flag (data_quality_flags), and the value "
+                 "is counted (unknown_values in the manifest) so the producer or the vocabulary can be fixed."),
             ))
         elif c.normalise == "kabkota":
             ex.append(_e(
@@ -171,8 +246,12 @@ def scaffold(dataset: str) -> dict:
             ex.append(_e(
                 "expect_column_values_to_be_in_set", {"column": c.name, "value_set": _p("country_codes")},
                 f"country_known:{c.name}", "quarantine",
-                "Countries are ISO 3166-1 alpha-2 codes of config/countries.yaml (DESIGN.md 'Canonical datasets'); "
-                "an unknown country spelling is held for review rather than published under a wrong code.",
+                "Countries are ISO 3166-1 alpha-2 codes (DESIGN.md 'Canonical datasets'). Every ISO 3166-1 country "
+                "is known with its English and Indonesian names (pycountry) and the spellings exports use "
+                "(config/countries.yaml), so what remains is a spelling nobody can map. Closed: the column is a "
+                "code analysts join on and the destination is a dimension of the placement figures (MoU annex "
+                "4d), so a guess or free text would be counted under the wrong country; the row is held for "
+                "review and the spelling is listed for the producer (unknown_values).",
             ))
     for c in ds.source_columns:
         if c.type == "date" and c.name != "birth_date":
@@ -246,6 +325,20 @@ def scaffold(dataset: str) -> dict:
                     "why": "Every registry column must have its canonical Arrow type (registry type string/date/"
                            "int/bool); checked on the Arrow table before GX runs, because pandas dtypes blur "
                            "dates and nullable integers.",
+                }, {
+                    "rule": "reject_share", "severity": "stop", "max_share": 0.05, "min_rows": 50,
+                    "why": "When more than max_share of the month's source rows are quarantined or malformed, the "
+                           "export itself is broken (a changed layout, a bad mapping, a truncated file): "
+                           "publishing the rest would report a month with a hole in it as if it were complete. "
+                           "The dataset stops, its previous publication stays as it was, and the month's run is "
+                           "red until the source is fixed. Skipped below min_rows source rows, where one bad row "
+                           "is already several percent.",
+                }, {
+                    "rule": "empty_month", "severity": "stop",
+                    "why": "A month with no publishable row while the trailing months had rows is a missing or "
+                           "broken export far more often than a month without events: it would replace the "
+                           "previous publication with an empty one. The dataset stops unless the operator "
+                           "confirms the month is really empty (DAG param allow_empty).",
                 }],
             }
         },

@@ -13,13 +13,25 @@ common Indonesian mobile-phone shapes are pure ``pyarrow.compute``; mappings to 
 and broadcast with ``take`` (dictionary encoding). Only the rare phone shapes go through
 ``phonenumbers``, once per distinct value.
 
-NIK repair rule (this docstring is the reference):
-- whitespace, ``-`` / ``.`` / space group separators and an Excel text marker (leading ``'``) are removed;
-- a float rendering ``dddddddddddddddd.0`` is repaired only when exactly 16 digits precede an
-  all-zero fraction *and* the serial (last four digits) is not ``0000`` (serials start at 0001, so a
-  ``...0000`` tail means Excel rounded the number: ``1.80101E+15`` stored as ``1801010000000000``);
-- scientific notation (``1.80101E+15``) and anything with fewer/more digits are kept as text: their
-  digits are lost, and validation rejects them. Nothing is ever padded or truncated.
+NIK rule (this docstring is the reference; the same reasoning applies to every identifier):
+- whitespace, ``-`` / space group separators and an Excel text marker (leading ``'``) are removed;
+- a value that reached us *through a number* keeps only what the number kept. A number shows as a
+  float rendering (``1801124507951234.0``: a numeric XLSX/JSON cell, which extraction marks with
+  ``.0`` in precision-sensitive columns, or such text in a CSV), or in scientific notation
+  (``1.80112450795123E+15``, also with a decimal comma). Excel stores 15 significant digits, so a
+  16-digit number typed into Excel loses its 16th digit to ``0`` (``1801124507951234`` is stored as
+  ``1801124507951230``); a double holds every integer exactly only below 2**53. So a number
+  rendering is *trusted* — replaced by its digits — only when every digit is shown and, for 16 or
+  more digits, the last digit is not ``0`` and the value is below 2**53 (``1801124507951234.0`` ->
+  ``1801124507951234``: a program wrote it with full precision; Excel could not have). Any other
+  number rendering is *untrusted* and kept as observed (``1801124507951230.0``,
+  ``1.80112450795123E+15``): a real NIK may end in 0, but from a number nobody can tell it from a
+  rounded one, and a wrong NIK links the worker to somebody else in every later month. Validation
+  quarantines it as ``nik_precision_lost`` (``precision_lost:<column>`` for other precision-sensitive
+  ids, datasets.yaml ``precision_sensitive``), with a message telling the producer to format the
+  column as text and retype the number;
+- anything else with fewer/more than 16 digits is kept as text (``nik_shape`` rejects it). Nothing
+  is ever padded or truncated.
 """
 
 from __future__ import annotations
@@ -125,6 +137,58 @@ def no_issues(n: int) -> pa.Array:
 
 
 # --------------------------------------------------------------------------------------------
+# numbers written where text belongs (identifiers)
+
+
+#: How a number cell renders an integer: a float rendering (``…0.0``, decimal point or comma) or
+#: scientific notation (``1.80112E+15``). After normalisation only *untrusted* renderings remain in a
+#: column, so validation's precision rules match exactly this pattern.
+NUMBER_RENDERING = r"^[0-9]+[.,]0+$|^[0-9](?:[.,][0-9]+)?[eE]\+?[0-9]{1,2}$"
+#: Excel keeps 15 significant digits: from 16 digits on, the last digit of a number may be rounded.
+LONG_NUMBER_DIGITS = 16
+#: Below 2**53 a double holds every integer exactly; above, odd values are rounded.
+EXACT_INTEGER_LIMIT = 2**53
+_FLOAT_TEXT = re.compile(r"^(\d+)[.,]0+$")
+_SCI_TEXT = re.compile(r"^(\d)(?:[.,](\d+))?[eE]\+?(\d{1,2})$")
+
+
+def number_rendering(text: str) -> tuple[str, bool] | None:
+    """``(digits, trusted)`` when ``text`` is a number rendering of an integer, else None.
+
+    ``trusted``: every digit is shown (scientific notation hides those after the mantissa) and, for
+    a number of 16 or more digits, the last digit is not 0 and the value is below 2**53 — the rule
+    of the module docstring."""
+    m = _FLOAT_TEXT.match(text)
+    if m:
+        digits = m.group(1)
+        shown = len(digits)
+    else:
+        m = _SCI_TEXT.match(text)
+        if not m:
+            return None
+        mantissa, exponent = m.group(1) + (m.group(2) or ""), int(m.group(3))
+        if len(mantissa) > exponent + 1:  # digits after the decimal point remain
+            if mantissa[exponent + 1:].strip("0"):
+                return None  # not an integer
+            mantissa = mantissa[:exponent + 1]
+        digits = mantissa.ljust(exponent + 1, "0")
+        shown = len(mantissa)
+    trusted = shown == len(digits) and (
+        len(digits) < LONG_NUMBER_DIGITS or (digits[-1] != "0" and int(digits) < EXACT_INTEGER_LIMIT))
+    return digits, trusted
+
+
+def _trusted_one(text: str) -> str:
+    found = number_rendering(text)
+    return found[0] if found and found[1] else text
+
+
+def _trusted_digits(arr: pa.Array) -> pa.Array:
+    """Number renderings -> their digits when trusted; everything else unchanged (per distinct value)."""
+    return map_unique(arr, _trusted_one)
+
+
+# --------------------------------------------------------------------------------------------
 # string normalisers
 
 
@@ -141,10 +205,11 @@ def name(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
 
 
 def ident(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Record ids: cleaned, upper-cased, spaces removed; an Excel float artefact ``123.0`` -> ``123``."""
+    """Record ids: cleaned, upper-cased, spaces removed; a number rendering (``123.0``, ``1.2E+3``)
+    becomes its digits when they are trusted (see the module docstring), else stays as observed."""
     out = _upper(clean_text(arr))
     out = _where(out, pc.match_substring(out, " "), lambda a: pc.replace_substring(a, " ", ""))
-    out = _where(out, pc.ends_with(out, ".0"), lambda a: pc.replace_substring_regex(a, r"^(\d+)\.0+$", r"\1"))
+    out = _where(out, pc.match_substring_regex(out, NUMBER_RENDERING), _trusted_digits)
     return out, no_issues(len(out))
 
 
@@ -175,9 +240,7 @@ def _nik_repair(out: pa.Array) -> pa.Array:
     # grouped forms "1801 0145 0790 0001", "18-01-01-..." (only digits + separators, never sci-notation)
     grouped = pc.match_substring_regex(out, r"^\d{1,6}([ \-]\d{1,6})+$")
     out = pc.if_else(grouped, pc.replace_substring_regex(out, r"[ \-]", ""), out)
-    # float artefact: exactly 16 digits, all-zero fraction, serial not 0000
-    floaty = pc.match_substring_regex(out, r"^\d{12}(?:\d{3}[1-9]|\d[1-9]\d{2}|[1-9]\d{3}|\d{2}[1-9]\d)\.0+$")
-    return pc.if_else(floaty, pc.replace_substring_regex(out, r"\.0+$", ""), out)
+    return _where(out, pc.match_substring_regex(out, NUMBER_RENDERING), _trusted_digits)
 
 
 def nik_is_valid(value: str | None) -> bool:

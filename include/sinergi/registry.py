@@ -29,9 +29,15 @@ SCHEMA_VERSION = 1
 
 #: Keys a dataset / a column may have (a misspelt key would otherwise be silently ignored).
 DATASET_KEYS = frozenset({"scope", "source", "record_id", "person_key", "suite", "references", "workplan",
-                          "en", "id", "counting_basis", "columns", "date_order", "event_date", "snapshot"})
+                          "en", "id", "counting_basis", "columns", "date_order", "event_date", "snapshot",
+                          "month_by"})
 COLUMN_KEYS = frozenset({"name", "type", "role", "en", "id", "headers", "normalise", "derive", "required",
-                         "future_allowed"})
+                         "future_allowed", "precision_sensitive", "closed"})
+
+#: The per-row data-quality column validation adds to the valid rows (``;``-joined names of the
+#: warning rules a row breaks, in suite order; null when none). Not a registry column of any dataset:
+#: every party receives it with every dataset (sinergi.policy.plan.SYSTEM_COLUMNS).
+DATA_QUALITY_FLAGS = "data_quality_flags"
 
 
 class RegistryError(ConfigError):
@@ -52,6 +58,12 @@ class Column:
     required: bool = False
     #: a date that may lie after the month being processed (a validity horizon, a planned end)
     future_allowed: bool = False
+    #: a long numeric identifier: a value that came through a number cell and may have lost digits
+    #: is quarantined (``nik`` columns always are; sinergi.normalise)
+    precision_sensitive: bool = False
+    #: (vocabulary columns) an unknown value breaks identity, linkage or a reported count, so the row
+    #: is quarantined; an open vocabulary keeps the observed value with a warning
+    closed: bool = False
 
     @property
     def arrow_type(self):
@@ -99,6 +111,8 @@ class Dataset:
     event_date: str | None = None
     #: a register (standing entities, not events of the month): no freshness gate
     snapshot: bool = False
+    #: (SQL sources) the date column that places a row in a month (sinergi.extract.sql)
+    month_by: str | None = None
     partition: tuple[str, ...] = field(default=("year", "month"))
 
     def column(self, name: str) -> Column:
@@ -157,11 +171,17 @@ def _column(dataset: str, i: int, raw: dict) -> Column:
         raise RegistryError(f"{where}: a source column needs 'headers'")
     if not re.fullmatch(r"[a-z][a-z0-9_]*", raw["name"]):
         raise RegistryError(f"{where}.name: canonical names are snake_case")
-    for flag in ("required", "future_allowed"):
+    for flag in ("required", "future_allowed", "precision_sensitive", "closed"):
         if not isinstance(raw.get(flag, False), bool):
             raise RegistryError(f"{where}.{flag}: must be true or false, got {raw[flag]!r}")
     if raw.get("future_allowed") and raw["type"] != "date":
         raise RegistryError(f"{where}.future_allowed: only a date column can be allowed in the future")
+    if "precision_sensitive" in raw and raw.get("normalise") not in ("id", "nik"):
+        raise RegistryError(f"{where}.precision_sensitive: only an identifier (normalise id or nik) can be")
+    if raw.get("normalise") == "nik" and raw.get("precision_sensitive") is False:
+        raise RegistryError(f"{where}.precision_sensitive: a NIK column always is (16 digits)")
+    if "closed" in raw and not str(raw.get("normalise") or "").startswith("vocab:"):
+        raise RegistryError(f"{where}.closed: only a vocabulary column (normalise vocab:<name>) is open or closed")
     return Column(
         name=raw["name"],
         type=raw["type"],
@@ -174,6 +194,8 @@ def _column(dataset: str, i: int, raw: dict) -> Column:
         derive_via=derive.get("via"),
         required=raw.get("required", False),
         future_allowed=raw.get("future_allowed", False),
+        precision_sensitive=raw.get("precision_sensitive", raw.get("normalise") == "nik"),
+        closed=raw.get("closed", False),
     )
 
 
@@ -226,6 +248,15 @@ def _dataset(name: str, raw: dict) -> Dataset:
     if not isinstance(raw.get("snapshot", False), bool):
         raise RegistryError(f"{where}.snapshot: must be true or false, got {raw['snapshot']!r}")
     src = raw["source"]
+    month_by = raw.get("month_by")
+    if month_by is not None:
+        _date_column(f"{where}.month_by", month_by, types)
+        if src.get("kind") != "sql":
+            raise RegistryError(f"{where}.month_by: only a SQL source picks its month's rows by a date column "
+                                "(a file source is the month's export)")
+    elif src.get("kind") == "sql" and not raw.get("snapshot", False):
+        raise RegistryError(f"{where}.month_by: a SQL source of events needs the date column that places a row "
+                            "in a month (a snapshot register takes every row created by the month end)")
     return Dataset(
         name=name,
         scope=raw["scope"],
@@ -247,6 +278,7 @@ def _dataset(name: str, raw: dict) -> Dataset:
         date_order=date_order,
         event_date=event_date,
         snapshot=raw.get("snapshot", False),
+        month_by=month_by,
         columns=columns,
     )
 

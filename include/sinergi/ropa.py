@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 from sinergi import registry
 from sinergi.policy import Policy, release_plan
+from sinergi.policy.plan import SYSTEM_COLUMNS
+
+SYSTEM_COLUMN_NAMES = frozenset(c.name for c in SYSTEM_COLUMNS)
 
 TRANSFORM_TEXT = {
     "drop": "not shared (dropped)",
@@ -62,6 +65,8 @@ def _context(policy: Policy, party_name: str) -> dict:
             label = o.transform if o else spec.describe()
             rows.append(_Row(o.name if o else "-", col.name, col.role, f"{label}: {_transform_text(spec)}",
                              o.en if o else col.en))
+        rows += [_Row(o.name, o.source, o.role, "keep: added by validation, shared with every party", o.en)
+                 for o in plan.columns if o.source in SYSTEM_COLUMN_NAMES]
         datasets.append({
             "name": dname, "en": ds.en, "id": ds.id, "scope": ds.scope, "counting_basis": ds.counting_basis,
             "purpose": " ".join(entry.purpose.split()), "mou_article": entry.mou_article,

@@ -47,6 +47,11 @@ def monthly_sync_dag(*, dag_id: str, scope: str, doc_md: str, tags: list[str]):
                 description="Only these datasets (empty = all): " + ", ".join(datasets),
                 items={"type": "string", "enum": datasets},
             ),
+            "allow_empty": Param(
+                False, type="boolean", title="Allow an empty month",
+                description="Publish a month without rows although the trailing months had rows (otherwise "
+                            "the empty_month gate stops such a dataset as a missing or broken export).",
+            ),
         },
         doc_md=doc_md,
     )
@@ -70,7 +75,8 @@ committed last, catalog), emitting the Asset `sinergi.<party>.<dataset>` with th
 `s3://sinergi-quarantine/<dataset>/<YYYY-MM>/<run>/`.
 
 **Re-run a month.** Trigger with config `{"month": "2025-07"}`; add `"datasets": ["placements"]` to
-re-run only some datasets (the others are skipped). References (e.g. a placement's P3MI) are checked
+re-run only some datasets (the others are skipped); add `"allow_empty": true` to publish a month that
+really had no rows (the empty_month gate stops it otherwise). References (e.g. a placement's P3MI) are checked
 against every id recorded for the referenced dataset up to the month; if it was never run, the check
 is skipped and the manifest's warnings say so. Re-running is idempotent: the month is replaced atomically.
 

@@ -72,7 +72,8 @@ def extract(dataset: str) -> dict:
 def validate(ref: dict) -> dict:
     from sinergi.pipeline import validate_step
 
-    return run_step(validate_step, ref, run_context())
+    allow_empty = bool(get_current_context()["params"].get("allow_empty"))  # the operator's word (DAG param)
+    return run_step(validate_step, ref, run_context(), allow_empty=allow_empty)
 
 
 @task(task_id="recipients")

@@ -102,4 +102,4 @@ def test_monthly_dags_run_in_jakarta_with_params(dag_info):
             if "monthly" in dag["tags"]:
                 assert dag["timezone"] == "Asia/Jakarta", dag_id
                 assert dag["catchup"] is True, dag_id
-                assert {"month", "datasets"} <= set(dag["params"]), dag_id
+                assert {"month", "datasets", "allow_empty"} <= set(dag["params"]), dag_id

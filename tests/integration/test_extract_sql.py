@@ -105,24 +105,36 @@ def make_table(ds: registry.Dataset, md: sa.MetaData, *, aware: bool = False, dr
     return sa.Table(ds.source.table, md, *cols)
 
 
-def row(ds: registry.Dataset, table: sa.Table, i: int, created: dt.datetime, updated: dt.datetime | None) -> dict:
+def row(ds: registry.Dataset, table: sa.Table, i: int, created: dt.datetime, updated: dt.datetime | None,
+        business: dt.date | None | str = "default") -> dict:
     out = {c.headers[0]: _value(c, i) for c in ds.source_columns if c.headers[0] in table.c and c.headers[0] != "updated_at"}
+    if ds.month_by and business != "default" and ds.column(ds.month_by).headers[0] in table.c:
+        out[ds.column(ds.month_by).headers[0]] = business
     return out | {"created_at": created, "updated_at": updated}
 
 
 JUL = dt.datetime(2025, 7, 10, 9, 0)
 JUN = dt.datetime(2025, 6, 10, 9, 0)
-# (index, created_at, updated_at, in July?)
+D = dt.date
+# (index, business date (datasets.yaml month_by), created_at, updated_at, in July?, in the July register?)
+# A row of events belongs to the later of its business date's month and its entry month; a register
+# (snapshot) holds every row entered by the month end. updated_at never moves a row.
 PLAN = [
-    (0, JUL, None, True),
-    (1, JUN, None, False),
-    (2, JUN, JUL, True),  # created in June, updated in July: pulled again in July
-    (3, dt.datetime(2025, 7, 1, 0, 0), None, True),  # first instant of the month
-    (4, dt.datetime(2025, 7, 31, 23, 59, 59), None, True),
-    (5, dt.datetime(2025, 8, 1, 0, 0), None, False),  # next month start is excluded
-    (6, dt.datetime(2025, 6, 30, 23, 30), None, False),
-    (7, JUL, dt.datetime(2025, 8, 2, 8, 0), False),  # updated later: belongs to August now
-] + [(i, JUL + dt.timedelta(hours=i), None, True) for i in range(8, 40)]
+    (0, D(2025, 7, 10), JUL, None, True, True),
+    (1, D(2025, 6, 10), JUN, None, False, True),
+    (2, D(2025, 6, 10), JUN, JUL, False, True),  # a June record updated in July stays June's
+    (3, D(2025, 7, 1), dt.datetime(2025, 7, 1, 0, 0), None, True, True),  # first instant of the month
+    (4, D(2025, 7, 31), dt.datetime(2025, 7, 31, 23, 59, 59), None, True, True),
+    (5, D(2025, 8, 1), dt.datetime(2025, 8, 1, 0, 0), None, False, False),  # next month start is excluded
+    (6, D(2025, 6, 30), dt.datetime(2025, 6, 30, 23, 30), None, False, True),
+    (7, D(2025, 7, 10), JUL, dt.datetime(2025, 9, 2, 8, 0), True, True),  # corrected in September: still July
+    (8, D(2025, 6, 20), dt.datetime(2025, 7, 5, 8, 0), None, True, True),  # entered late: counted when it arrived
+    (9, D(2025, 7, 20), dt.datetime(2025, 6, 25, 8, 0), None, True, True),  # entered ahead of its date
+    (10, D(2025, 7, 15), dt.datetime(2025, 8, 3, 8, 0), None, False, False),  # entered after July was run
+    (11, None, dt.datetime(2025, 7, 12, 8, 0), None, True, True),  # no date: by its entry
+    (12, D(2027, 7, 15), JUL, None, True, True),  # a typo far ahead: shown (and rejected) in its entry month
+    (13, D(2025, 7, 25), dt.datetime(2025, 5, 10, 8, 0), None, False, True),  # entered 2 months ahead: May's
+] + [(i, D(2025, 7, i % 28 + 1), JUL + dt.timedelta(hours=i), None, True, True) for i in range(14, 40)]
 
 
 def populate(url: str, ds: registry.Dataset, **kw) -> sa.Table:
@@ -131,14 +143,14 @@ def populate(url: str, ds: registry.Dataset, **kw) -> sa.Table:
     table = make_table(ds, md, **kw)
     md.create_all(eng)
     with eng.begin() as c:
-        c.execute(table.insert(), [row(ds, table, i, cr, up) for i, cr, up, _ in PLAN])
+        c.execute(table.insert(), [row(ds, table, i, cr, up, b) for i, b, cr, up, *_ in PLAN])
     eng.dispose()
     return table
 
 
 def expected_ids(ds: registry.Dataset) -> list[str]:
     col = ds.column(ds.record_id)
-    return sorted(_value(col, i) for i, *_, july in PLAN if july)
+    return sorted(_value(col, i) for i, _, _, _, july, register in PLAN if (register if ds.snapshot else july))
 
 
 @pytest.mark.slow
@@ -155,15 +167,14 @@ def test_sql_month_pull_canonical(backend, dataset, tmp_path):
     assert set(t.column("_source_file").to_pylist()) == {f"db:{ds.source.table}"}
     assert t.column("_extract_issues").null_count == t.num_rows
     for col in ds.columns:
-        if col.required:
-            assert t.column(col.name).null_count == 0, col.name
+        if col.required:  # (PLAN row 11 has no business date: it goes by its entry month)
+            assert t.column(col.name).null_count == (col.name == ds.month_by), col.name
         if col.normalise == "kabkota":
             assert set(t.column(col.name).to_pylist()) <= set(regions.by_code())
         if col.vocabulary:
             assert set(t.column(col.name).to_pylist()) <= set(vocab.values(col.vocabulary)), col.name
-    upd = t.column("updated_at").to_pylist()
-    assert all(d is None or d.month == 7 for d in upd)
     assert result.sources[0]["rows_pulled"] == t.num_rows and result.sources[0]["table"] == ds.source.table
+    assert ("created_at <" if ds.snapshot else "the later of") in result.sources[0]["filter"]
     assert not [w for w in result.warnings if "drift" in w]
 
 
@@ -187,18 +198,44 @@ def test_incremental_landing_and_rerun(backend, tmp_path, weed):
     again = extract("trainings", MONTH, cfg, landing=store, run_id=f"{run}-2")
     assert again.sources[0]["sha256"] == src["sha256"] and again.sources[0]["landing_key"] == src["landing_key"]
 
-    # a June record is updated in July: picked up once, in July
+    # a July record is corrected in September: July re-run gives the same rows (with the correction)
     eng = sa.create_engine(backend.url)
-    june_id = _value(ds.column("training_id"), 1)
+    july_id = _value(ds.column("training_id"), 7)
     with eng.begin() as c:
-        c.execute(table.update().where(table.c.id_pelatihan == june_id).values(updated_at=JUL, hasil="LULUS"))
+        c.execute(table.update().where(table.c.id_pelatihan == july_id)
+                  .values(updated_at=dt.datetime(2025, 9, 20, 10, 0), hasil="LULUS"))
     eng.dispose()
     third = extract("trainings", MONTH, cfg, landing=store, run_id=f"{run}-3")
     ids = third.table.column("training_id").to_pylist()
-    assert ids.count(june_id) == 1 and len(ids) == first.table.num_rows + 1
+    assert ids == first.table.column("training_id").to_pylist()  # the same rows as the first run
+    assert ids.count(july_id) == 1
     assert third.sources[0]["sha256"] != src["sha256"] and f"/{run}-3/" in third.sources[0]["landing_key"]
+    for month in ("2025-08", "2025-09"):  # and the correction does not make it another month's row
+        assert july_id not in extract("trainings", month, cfg).table.column("training_id").to_pylist()
     june = extract("trainings", "2025-06", cfg).table.column("training_id").to_pylist()
-    assert june_id not in june  # its current state belongs to July
+    assert set(june) == {_value(ds.column("training_id"), i) for i in (1, 2, 6)}
+    may = extract("trainings", "2025-05", cfg).table.column("training_id").to_pylist()
+    assert may == [_value(ds.column("training_id"), 13)]
+    # every row in exactly one month
+    months = [extract("trainings", m, cfg).table.column("training_id").to_pylist()
+              for m in ("2025-05", "2025-06", "2025-07", "2025-08")]
+    assert sorted(sum(months, [])) == sorted(_value(ds.column("training_id"), i) for i, *_ in PLAN)
+
+
+def test_month_by_is_declared_for_every_sql_source_of_events():
+    for name in SQL_DATASETS:
+        ds = registry.get(name)
+        assert ds.snapshot or (ds.month_by and ds.column(ds.month_by).type == "date"), name
+        assert ds.month_by is None or ds.month_by == ds.event_date, name  # the freshness gate watches it too
+
+
+@pytest.mark.slow
+def test_month_by_column_missing_is_a_clear_error(backend, tmp_path):
+    ds = registry.get("trainings")
+    populate(backend.url, ds, drop="tgl_mulai")
+    with pytest.raises(MissingColumnError) as err:
+        extract("trainings", MONTH, SourceConfig(tmp_path, backend.url))
+    assert "'tgl_mulai'" in str(err.value) and "month_by" in str(err.value) and "db:pelatihan" in str(err.value)
 
 
 @pytest.mark.slow
@@ -223,8 +260,8 @@ def test_timestamptz_month_bounds_in_jakarta(tmp_path):
             1: dt.datetime(2025, 7, 31, 18, 0, tzinfo=utc),  # 2025-08-01 01:00 WIB -> August
             2: dt.datetime(2025, 7, 31, 16, 59, tzinfo=utc),  # 23:59 WIB -> July
         }
-        with eng.begin() as c:
-            c.execute(table.insert(), [row(ds, table, i, ts, None) for i, ts in stamps.items()])
+        with eng.begin() as c:  # programme dates in June: each row goes by the month it was entered
+            c.execute(table.insert(), [row(ds, table, i, ts, None, dt.date(2025, 6, 20)) for i, ts in stamps.items()])
         eng.dispose()
         t = extract("empowerment", MONTH, SourceConfig(tmp_path, url)).table
         idcol = ds.column("empowerment_id")
@@ -338,6 +375,8 @@ def test_simulated_disnaker_database(backend, tmp_path):
             assert v in regions.by_code(), e
         elif e["kind"] == "nik_excel_float":
             assert v is not None and len(v) == 16 and v.isdigit(), e
+        elif e["kind"] == "nik_precision_lost":  # a number ending in 0: kept as observed, not trusted
+            assert v is not None and v.endswith(".0") and len(v) == 18, e
         elif e["kind"] in ("nik_scientific", "nik_lost_digits", "nik_wrong_length"):
             assert v is not None and not (len(v) == 16 and v.isdigit()), e
         elif e["kind"] == "unknown_country":

@@ -34,11 +34,17 @@ def test_name_upper_and_id_compact():
         (" 1807014507900001 ", "1807014507900001"),
         ("'1807014507900001", "1807014507900001"),  # Excel text marker
         ("1807 0145 0790 0001", "1807014507900001"),  # grouped
-        ("1807014507900001.0", "1807014507900001"),  # float artefact, 16 digits survive
-        ("1807014507900010.00", "1807014507900010"),
+        ("1807014507900001.0", "1807014507900001"),  # through a number, 16th digit not 0: full precision
+        ("1801124507951234.00", "1801124507951234"),
+        ("1.801124507951234E+15", "1801124507951234"),  # every digit shown
+        ("1801124507951230.0", "1801124507951230.0"),  # through a number, ends in 0: cannot be trusted
+        ("1807014507900010.00", "1807014507900010.00"),  # a real serial 0010 is indistinguishable: kept
+        ("1.80112450795123E+15", "1.80112450795123E+15"),  # 15 significant digits shown
+        ("1,80112E+15", "1,80112E+15"),  # decimal comma (Indonesian locale)
         ("1.80701E+15", "1.80701E+15"),  # digits lost: kept as text for validation to reject
-        ("1807010000000000.0", "1807010000000000.0"),  # serial 0000: Excel rounded it, not repaired
-        ("180701450790001.0", "180701450790001.0"),  # 15 digits: lost a digit
+        ("1807010000000000.0", "1807010000000000.0"),
+        ("9107014507900003.0", "9107014507900003.0"),  # above 2**53 a double cannot hold odd values
+        ("180701450790001.0", "180701450790001"),  # 15 digits, exact: nik_shape rejects the length
         ("18070145079000011", "18070145079000011"),  # 17 digits: not truncated
         ("", None),
     ],
@@ -47,6 +53,34 @@ def test_nik_repair_rule(raw, expected):
     out, issues = N.nik(s(raw))
     assert out.to_pylist() == [expected]
     assert issues.null_count == 1  # NIK text is never "lost"
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("1801124507951234.0", ("1801124507951234", True)),
+        ("1801124507951230.0", ("1801124507951230", False)),
+        ("1.80112450795123E+15", ("1801124507951230", False)),
+        ("1.801124507951234e15", ("1801124507951234", True)),
+        ("9007199254740991.0", ("9007199254740991", True)),  # 2**53 - 1: exact
+        ("9007199254740993.0", ("9007199254740993", False)),
+        ("12345.0", ("12345", True)),
+        ("1.23457E+11", ("123457000000", False)),  # Excel shows 6 digits of 12 in a CSV
+        ("1.5E+0", None),  # not an integer
+        ("12.5", None),
+        ("PN-1.0", None),
+    ],
+)
+def test_number_rendering(raw, expected):
+    assert N.number_rendering(raw) == expected
+
+
+def test_ident_keeps_untrusted_number_renderings():
+    out = N.ident(s("1801124507951234.0", "1801124507951230.0", "1.23457E+11", "42.0"))[0].to_pylist()
+    assert out == ["1801124507951234", "1801124507951230.0", "1.23457E+11", "42"]
+    assert all(N.number_rendering(v) is None or not N.number_rendering(v)[1] for v in out[1:3])
+    import re
+    assert [bool(re.search(N.NUMBER_RENDERING, v)) for v in out] == [False, True, True, False]
 
 
 def test_nik_is_valid_checks_lampung_prefix_beyond_stdnum():

@@ -41,7 +41,7 @@ MONTHS = ("2025-07", "2025-08")
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
     out = tmp_path_factory.mktemp("sources")
-    simulate_mod.simulate(out, month=MONTHS[0], months=len(MONTHS), scale="demo", seed=5, defect_rate=0.05)
+    simulate_mod.simulate(out, month=MONTHS[0], months=len(MONTHS), scale="demo", seed=5, defect_rate=0.03)
     return out
 
 
@@ -138,6 +138,37 @@ def test_ledger_is_written_only_for_a_month_validated_without_a_stop(make_ctx):
     # the rejected rows are still in quarantine, and nothing valid is left in staging
     assert ctx.store.keys(QUARANTINE_BUCKET, f"p3mi/{MONTHS[0]}/")
     assert not [k for k in ctx.store.keys(STAGING_BUCKET, f"p3mi/{MONTHS[0]}/") if k.endswith("valid.parquet")]
+
+
+def test_a_stopped_failed_or_empty_reference_month_keeps_the_last_good_ids(make_ctx):
+    """p3mi validates in July, then stops in August: August's job orders are checked against July's
+    p3mi ids (not against nothing, not skipped), and their manifest says so. An empty month adds
+    nothing either."""
+    ctx = make_ctx()
+    store = ctx.store
+    july = run_dataset(ctx, "p3mi", MONTHS[0])["ref"]
+    july_ids = set(json.loads(store.get_bytes(LEDGER_BUCKET, refs_key("p3mi", MONTHS[0])))["ids"])
+    assert july_ids and july["counts"]["valid"] > 0
+    for month in ("2025-05", "2025-06"):  # a history that makes August look truncated: p3mi stops
+        ledger.record_volume(store, "p3mi", month, 100_000)
+    with pytest.raises(DatasetStopped):
+        validate_step(extract_step("p3mi", MONTHS[1], "run-2", ctx), ctx)
+    assert [str(m) for m in ledger.recorded_months(store, "p3mi")] == [MONTHS[0]]
+    refs, warnings = ledger.referenced_ids(store, "job_orders", MONTHS[1])
+    assert refs == {"p3mi": july_ids}
+    assert warnings == [f"job_orders {MONTHS[1]}: p3mi has no valid ids recorded for {MONTHS[1]} (not run yet, "
+                        "stopped, failed or empty); job_orders's references to p3mi were checked against the last "
+                        f"good ids, recorded up to {MONTHS[0]} (run run-1)"]
+    out = run_dataset(ctx, "job_orders", MONTHS[1], run_id="run-2")
+    assert "reference:p3mi_id" not in {s["rule"] for s in out["ref"]["gx"]["skipped"]}  # checked, not skipped
+    assert out["ref"]["counts"]["valid"] > 0
+    for party in out["published"]:
+        manifest = _manifest(store, ctx.policy.parties[party].bucket, "job_orders", MONTHS[1])
+        assert any("checked against the last good ids, recorded up to 2025-07" in w for w in manifest["warnings"])
+    # an empty (or all-quarantined) month records nothing: the ids stay those of July
+    ledger.record_ids(store, "p3mi", "2025-09", "run-3", [])
+    assert [str(m) for m in ledger.recorded_months(store, "p3mi")] == [MONTHS[0]]
+    assert ledger.referenced_ids(store, "placements", "2025-09")[0]["p3mi"] == july_ids
 
 
 def test_a_referenced_dataset_never_run_is_a_warning_not_a_stop(make_ctx):

@@ -20,6 +20,7 @@ from sinergi.policy import (
     PolicyError,
     default_policy_path,
     load_policy,
+    release_plan,
     share,
     shared_schema,
     validate_policy,
@@ -398,7 +399,7 @@ def test_dinkes_lampung_is_configuration_only(tmp_path):
     out, rep = share(t, "health_checks", "dinkes_lampung", pol, KEYRING)
     assert out.schema.equals(shared_schema("health_checks", "dinkes_lampung", pol))
     assert out.column_names == ["check_id", "nik_token", "sex", "age_band", "kabkota_code", "facility_id",
-                                "check_date", "result"]
+                                "check_date", "result", "data_quality_flags"]
     assert rep["k_anonymity"]["k_requested"] == 10 and (rep["k_anonymity"]["k_achieved"] or 10) >= 10
     assert all(b.endswith("9") for b in out.column("age_band").drop_null().to_pylist())  # 10-year bands
     lamp, _ = share(t, "health_checks", "lampung", pol, KEYRING)
@@ -425,3 +426,27 @@ def test_share_marks_its_timing_stages(policy):
         share(canonical_table("placements", 40), "placements", "lampung", policy, KEYRING)
     assert {"tokens", "k-anonymity", "leak guard"} <= set(rec.calls)
     assert rec.calls["k-anonymity"] == rec.calls["leak guard"] == 1 and rec.calls["tokens"] >= 1
+
+
+def test_data_quality_flags_reach_every_party_as_an_attribute():
+    """Validation's per-row warnings (registry.DATA_QUALITY_FLAGS) are published to every party
+    with every dataset, whatever the policy lists, and never count as a quasi-identifier."""
+    pol = load_policy()
+    t = canonical_table("placements", 300, people=people(150, seed=2))
+    flags = ["kabkota_matches_nik" if i % 7 == 0 else ("vocab:job_title;nik_birth_date_sex" if i % 11 == 0 else None)
+             for i in range(t.num_rows)]
+    want = dict(zip(t["placement_id"].to_pylist(), flags, strict=True))
+    flagged = t.append_column(registry.DATA_QUALITY_FLAGS, pa.array(flags, pa.string()))
+    for party in pol.recipients("placements"):
+        plan = release_plan(pol, "placements", party)
+        assert registry.DATA_QUALITY_FLAGS not in plan.quasi_identifiers
+        out, _ = share(flagged, "placements", party, pol, KEYRING)
+        field = out.schema.field(registry.DATA_QUALITY_FLAGS)
+        assert field.metadata[b"role"] == b"attribute" and out.schema.equals(shared_schema("placements", party, pol))
+        if "placement_id" in out.column_names:
+            got = dict(zip(out["placement_id"].to_pylist(), out[registry.DATA_QUALITY_FLAGS].to_pylist(), strict=True))
+            assert got and all(want[k] == v for k, v in got.items()), party
+        assert pc.count(out[registry.DATA_QUALITY_FLAGS]).as_py() > 0, party
+        # a table validated before the column existed shares it as null
+        old, _ = share(t, "placements", party, pol, KEYRING)
+        assert old[registry.DATA_QUALITY_FLAGS].null_count == old.num_rows

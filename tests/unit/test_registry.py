@@ -30,7 +30,22 @@ def test_the_committed_registry_loads_and_carries_the_dataset_facts():
     assert registry.get("job_orders").snapshot and registry.get("health_facilities").snapshot
     future = {(n, c.name) for n, d in registry.datasets().items() for c in d.columns if c.future_allowed}
     assert future == {("cpmi_registrations", "verification_date"), ("job_orders", "valid_until"),
-                      ("trainings", "end_date"), ("health_facilities", "license_valid_until")}
+                      ("trainings", "end_date"), ("health_facilities", "license_valid_until"),
+                      *((n, "updated_at") for n in ("initial_registrations", "trainings", "training_institutions",
+                                                    "empowerment"))}
+    # every NIK column is precision-sensitive; long ids are flagged one by one
+    sensitive = {(n, c.name) for n, d in registry.datasets().items() for c in d.columns if c.precision_sensitive}
+    assert sensitive == {(n, "nik") for n, d in registry.datasets().items() if "nik" in d.column_names} | {
+        ("placements", "epmi_number")}
+    # closed vocabularies: what breaks identity or a reported count (the others warn)
+    closed = {c.vocabulary for d in registry.datasets().values() for c in d.columns if c.closed}
+    assert closed == {"sex", "verification_status", "complaint_status", "return_status", "health_result",
+                      "empowerment_participant"}
+    assert not ds.column("job_title").closed and ds.column("sex").closed
+    # the Disnaker events say which date places a row in a month; the register is pulled whole
+    assert {n: d.month_by for n, d in registry.datasets().items() if d.source.kind == "sql"} == {
+        "initial_registrations": "registration_date", "trainings": "start_date", "training_institutions": None,
+        "empowerment": "program_date"}
     # a description with a comma is one value, not a stray key (it was cut at the comma before)
     assert ds.column("sex").en == "Sex (L = male, P = female)"
     names = registry.names()
@@ -66,6 +81,18 @@ def _placements(raw: dict) -> dict:
      "datasets.yaml: placements.columns[registration_id].future_allowed: only a date column"),
     (lambda r: _placements(r)["columns"][4].update({"P = female)": None}),
      "datasets.yaml: placements.columns[sex]: unknown key(s) ['P = female)']"),
+    (lambda r: _placements(r)["columns"][3].update(precision_sensitive=True),
+     "datasets.yaml: placements.columns[full_name].precision_sensitive: only an identifier"),
+    (lambda r: _placements(r)["columns"][2].update(precision_sensitive=False),
+     "datasets.yaml: placements.columns[nik].precision_sensitive: a NIK column always is"),
+    (lambda r: _placements(r)["columns"][2].update(closed=True),
+     "datasets.yaml: placements.columns[nik].closed: only a vocabulary column"),
+    (lambda r: _placements(r).update(month_by="departure_date"),
+     "datasets.yaml: placements.month_by: only a SQL source"),
+    (lambda r: r["trainings"].pop("month_by"),
+     "datasets.yaml: trainings.month_by: a SQL source of events needs the date column"),
+    (lambda r: r["trainings"].update(month_by="nik"),
+     "datasets.yaml: trainings.month_by: column 'nik' is a string, not a date"),
 ])
 def test_a_malformed_registry_is_refused_naming_the_key_path(edit, message):
     raw = _raw()

@@ -21,6 +21,7 @@ from sinergi import registry, vocab
 from sinergi.chunks import ParquetSource, TableSource
 from sinergi.errors import DatasetStopped, ReconciliationError
 from sinergi.months import Month
+from sinergi.registry import DATA_QUALITY_FLAGS
 from sinergi.validate import (
     SuiteError,
     ValidationResult,
@@ -119,63 +120,98 @@ def test_a_suite_that_diverges_from_the_registry_references_is_refused():
 def test_clean_run_quarantines_nothing(name):
     t = canonical_table(name, 300, MONTH, seed=3)
     res = validate(t, name, MONTH, "clean", references=REFS, history=[300, 310, 290])
-    assert res.counts == {"extracted": 300, "valid": 300, "quarantined": 0, "by_rule": {}}
+    assert res.counts == {"extracted": 300, "valid": 300, "quarantined": 0, "by_rule": {}, "warnings_by_rule": {},
+                          "unknown_values": {}}
+    assert res.valid[DATA_QUALITY_FLAGS].null_count == 300  # clean rows carry no warning
     assert not res.stopped, res.stop_reasons
-    assert res.valid.column_names == t.column_names  # helper columns never leak
+    assert res.valid.column_names == [*t.column_names, DATA_QUALITY_FLAGS]  # helper columns never leak
     assert "_failed_rules" in res.quarantined.column_names and res.quarantined.num_rows == 0
     json.dumps(res.summary)  # JSON-able for the manifest
     assert all(g.status in ("passed", "skipped") for g in res.gates)
 
 
 # --------------------------------------------------------------------------------------- row rules
-def _placements_with_defects() -> tuple[pa.Table, dict[str, list[str]]]:
+def _placements_with_defects() -> tuple[pa.Table, dict[str, list[str]], dict[str, str]]:
+    """Placements with hand-made defects: (table, record id -> quarantine rules, record id -> the
+    data_quality_flags a row that stays valid must carry)."""
     t = canonical_table("placements", 400, MONTH, seed=5)
     ids = t["placement_id"].to_pylist()
     nik = t["nik"].to_pylist()
+    kab = t["kabkota_code"].to_pylist()
     expect: dict[str, set[str]] = {}
+    flags: dict[str, str] = {}
 
     def put(row, column, value, *rules):
         nonlocal t
         t = set_value(t, column, row, value)
         expect.setdefault(ids[row], set()).update(rules)
 
-    put(1, "nik", "1.80101E+15", "nik_shape")
+    def warn(row, column, value, flag):
+        nonlocal t
+        t = set_value(t, column, row, value)
+        flags[ids[row]] = flag
+
+    put(1, "nik", "1.80101E+15", "nik_shape", "nik_precision_lost")
     put(2, "nik", nik[2][1:], "nik_shape")
-    put(3, "nik", "99" + nik[3][2:], "nik_province", "nik_kabkota", "kabkota_matches_nik")
-    put(4, "nik", "1899" + nik[4][4:], "nik_kabkota", "kabkota_matches_nik")
+    put(3, "nik", "99" + nik[3][2:], "nik_province")
+    put(4, "nik", "1899" + nik[4][4:], "nik_kabkota")
     dd = int(nik[5][6:8])
-    put(5, "nik", nik[5][:6] + f"{(dd % 28) + 1 + (40 if dd > 40 else 0):02d}" + nik[5][8:], "nik_birth_date_sex")
+    warn(5, "nik", nik[5][:6] + f"{(dd % 28) + 1 + (40 if dd > 40 else 0):02d}" + nik[5][8:], "nik_birth_date_sex")
     sex = t["sex"][6].as_py()
-    put(6, "sex", "L" if sex == "P" else "P", "nik_birth_date_sex")
+    put(6, "sex", "L" if sex == "P" else "P")  # a corrected sex: the NIK keeps its DD+40 (a warning only)
+    flags[ids[6]] = "nik_birth_date_sex"
+    expect.pop(ids[6])
     put(7, "full_name", None, "required:full_name")
-    put(8, "sex", "X", "vocab:sex")
-    put(9, "sector", "semi-formal", "vocab:sector")
-    put(10, "kabkota_code", "LAMPUNG RAYA", "kabkota_known:kabkota_code", "kabkota_matches_nik")
-    put(11, "destination_country", "TAIWAN ROC", "country_known:destination_country")
+    put(8, "sex", "X", "vocab:sex")  # closed vocabulary
+    warn(9, "sector", "semi-formal", "vocab:sector")  # open vocabulary: kept, flagged, counted
+    put(10, "kabkota_code", "LAMPUNG RAYA", "kabkota_known:kabkota_code")
+    put(11, "destination_country", "TAIWNA", "country_known:destination_country")
     put(12, "departure_date", dt.date(2027, 3, 1), "date_plausible:departure_date")
     put(13, "registration_date", dt.date(2026, 10, 30), "date_order:registration_date<=departure_date",
         "date_order:registration_date<=opp_date")
-    put(14, "birth_date", dt.date(2020, 1, 1), "age_15_70", "nik_birth_date_sex")
+    put(14, "birth_date", dt.date(2020, 1, 1), "age_15_70")  # (and the nik_birth_date_sex warning)
     put(15, "p3mi_id", "P3MI-999", "reference:p3mi_id")
     put(16, "_extract_issues", "departure_date: unparseable '31/02/2026'", "values_parse")
     put(17, "opp_date", dt.date(1900, 1, 1), "date_plausible:opp_date")
+    put(18, "nik", nik[18][:15] + "0.0", "nik_shape", "nik_precision_lost")  # a numeric cell ending in 0
+    put(19, "nik", nik[19][:6] + "3102" + nik[19][10:], "nik_date")  # 31 February: no date at all
+    put(20, "epmi_number", "1.23457E+11", "precision_lost:epmi_number")
+    mover = next(c for c in ("1872", "1871") if c != kab[21])
+    warn(21, "kabkota_code", mover, "kabkota_matches_nik")  # moved since first registration
+    # registered in Lampung Barat before Pesisir Barat was split off (2012): expected, not flagged
+    t = set_value(set_value(t, "nik", 22, "1804" + nik[22][4:]), "kabkota_code", 22, "1813")
+    warn(23, "job_title", "Pekerja Restoran", "vocab:job_title")  # a title the vocabulary does not know yet
     # row 13: registration after departure also puts opp before registration unless opp is null
-    return t, {k: sorted(v) for k, v in expect.items()}
+    return t, {k: sorted(v) for k, v in expect.items()}, flags
 
 
 def test_row_rules_quarantine_exactly_the_defective_rows_with_every_reason():
-    t, expect = _placements_with_defects()
+    t, expect, flags = _placements_with_defects()
     res = validate(t, "placements", MONTH, "r1", references=REFS, history=[400] * 3)
     got = dict(zip(res.quarantined["placement_id"].to_pylist(), map(sorted, res.quarantined["_failed_rules"].to_pylist()),
                    strict=True))
     for rid, rules in expect.items():
         assert rid in got, (rid, rules)
         assert set(rules) <= set(got[rid]), (rid, rules, got[rid])
-    assert set(got) == set(expect)  # no clean row quarantined
+    assert set(got) == set(expect)  # no clean row quarantined, no row with only a warning either
     assert res.counts["extracted"] == 400 and res.counts["valid"] == 400 - len(expect)
-    assert res.counts["by_rule"]["nik_shape"] == 2
+    assert res.counts["by_rule"]["nik_shape"] == 3 and res.counts["by_rule"]["nik_precision_lost"] == 2
     assert set(res.quarantined["_run_id"].to_pylist()) == {"r1"}
     assert not res.stopped
+    published = dict(zip(res.valid["placement_id"].to_pylist(), res.valid[DATA_QUALITY_FLAGS].to_pylist(),
+                         strict=True))
+    assert {rid: f for rid, f in published.items() if f} == flags  # exactly the warned rows, each flagged
+    assert res.counts["warnings_by_rule"] == {"kabkota_matches_nik": 1, "nik_birth_date_sex": 2,
+                                              "vocab:job_title": 1, "vocab:sector": 1}
+    assert res.valid.filter(pc.equal(res.valid["placement_id"], t["placement_id"][23]))["job_title"][0].as_py() == \
+        "Pekerja Restoran"
+    unknown = res.counts["unknown_values"]
+    assert unknown["job_title"] == {"Pekerja Restoran": 1} and unknown["sector"] == {"semi-formal": 1}
+    assert unknown["sex"] == {"X": 1} and unknown["destination_country"] == {"TAIWNA": 1}
+    assert unknown["kabkota_code"] == {"LAMPUNG RAYA": 1}
+    # a quarantined row keeps the warnings it also broke, for the producer's feedback
+    q14 = res.quarantined.filter(pc.equal(res.quarantined["placement_id"], t["placement_id"][14]))
+    assert q14[DATA_QUALITY_FLAGS].to_pylist() == ["nik_birth_date_sex"]
 
 
 def test_duplicates_exact_copy_keeps_one_conflicting_id_quarantines_all():
@@ -189,11 +225,12 @@ def test_duplicates_exact_copy_keeps_one_conflicting_id_quarantines_all():
     assert pc.sum(pc.equal(res.valid["check_id"], id3)).as_py() == 1  # the first copy continues
     assert _rules_of(res, "check_id", id7) == [["record_id_unique"], ["record_id_unique"]]
     assert res.counts == {"extracted": 53, "valid": 49, "quarantined": 4,
-                          "by_rule": {"duplicate_row": 2, "record_id_unique": 2}}
+                          "by_rule": {"duplicate_row": 2, "record_id_unique": 2}, "warnings_by_rule": {},
+                          "unknown_values": {}}
 
 
 def test_arrow_masks_agree_with_gx_complete_index_lists():
-    t, _ = _placements_with_defects()
+    t, _, _ = _placements_with_defects()
     t = pa.concat_tables([t, t.slice(0, 3), set_value(t.slice(20, 1), "full_name", 0, "Other")])
     spec = suites.load("placements")
     from sinergi.validate import derive, gates, masks
@@ -206,8 +243,8 @@ def test_arrow_masks_agree_with_gx_complete_index_lists():
     checked = 0
     for r in result.results:
         rule = spec.rule(r.expectation_config.meta["rule"])
-        if rule.severity != "quarantine":
-            continue
+        if rule.severity == "stop" or not rule.row_level:
+            continue  # warnings are flagged per row from the same masks as quarantines
         gx_idx = sorted(r.result.get("unexpected_index_list") or [])
         mask = masks.unexpected_mask(work, rule, params)
         ours = sorted(pc.indices_nonzero(pc.fill_null(mask, False)).to_pylist())
@@ -284,7 +321,8 @@ def test_schema_gates_missing_column_types_and_extra_column():
     broken = t.drop_columns(["condition"])
     res = validate(broken, "stranded_returnees", MONTH, "s")
     assert res.stopped and "missing column 'condition'" in res.stop_reasons[0]
-    assert res.counts == {"extracted": 40, "valid": 0, "quarantined": 40, "by_rule": {"column_types": 40}}
+    assert res.counts == {"extracted": 40, "valid": 0, "quarantined": 40, "by_rule": {"column_types": 40},
+                          "warnings_by_rule": {}, "unknown_values": {}}
     mistyped = t.set_column(t.schema.get_field_index("received_date"), "received_date",
                             pc.cast(t["received_date"], pa.string()))
     res = validate(mistyped, "stranded_returnees", MONTH, "s")
@@ -311,11 +349,11 @@ def test_reconciliation_fails_loudly_when_out_of_balance(monkeypatch):
         engine.reconcile("placements", "r", 10, 7, 2)
     real = engine._with_failed_rules
 
-    def lose_a_row(table, idx, rules, run_id):
-        return real(table, idx[1:], rules[1:], run_id)
+    def lose_a_row(table, idx, rules, run_id, flags=None):
+        return real(table, idx[1:], rules[1:], run_id, None if flags is None else flags[1:])
 
     monkeypatch.setattr(engine, "_with_failed_rules", lose_a_row)
-    t, _ = _placements_with_defects()
+    t, _, _ = _placements_with_defects()
     with pytest.raises(ReconciliationError, match="\\+1 rows unaccounted"):
         validate(t, "placements", MONTH, "r", references=REFS)
 
@@ -323,7 +361,7 @@ def test_reconciliation_fails_loudly_when_out_of_balance(monkeypatch):
 # ---------------------------------------------------------------------------- quarantine, Data Docs
 @pytest.mark.slow
 def test_write_quarantine_and_data_docs(tmp_path, caplog):
-    t, expect = _placements_with_defects()
+    t, expect, _ = _placements_with_defects()
     docs = tmp_path / "docs"
     res = validate(t, "placements", MONTH, "run42", references=REFS, history=[400] * 3, docs_dir=docs)
     store = DirStore(tmp_path / "s3")
@@ -350,18 +388,60 @@ def test_write_quarantine_and_data_docs(tmp_path, caplog):
 def test_empty_month_validates_to_empty_outputs():
     t = canonical_table("empowerment", 5, MONTH).slice(0, 0)
     res = validate(t, "empowerment", MONTH, "e")
-    assert res.counts == {"extracted": 0, "valid": 0, "quarantined": 0, "by_rule": {}}
+    assert res.counts == {"extracted": 0, "valid": 0, "quarantined": 0, "by_rule": {}, "warnings_by_rule": {},
+                          "unknown_values": {}}
     assert res.quarantined.schema.field("_failed_rules").type == pa.list_(pa.string())
+    assert res.valid.schema.field(DATA_QUALITY_FLAGS).type == pa.string()
+    assert not any(g.rule == "empty_month" and g.status == "failed" for g in res.gates)  # no earlier rows
+
+
+def test_empty_month_after_months_with_rows_stops_unless_allowed():
+    t = canonical_table("empowerment", 5, MONTH).slice(0, 0)
+    res = validate(t, "empowerment", MONTH, "e", history=[12, 0, 9])
+    assert res.stopped
+    msg = next(m for m in res.stop_reasons if m.startswith("empty_month"))
+    assert "9 in the last" in msg and "allow_empty" in msg
+    res = validate(t, "empowerment", MONTH, "e", history=[12, 0, 9], allow_empty=True)
+    assert not any(m.startswith("empty_month") for m in res.stop_reasons)
+    gate = next(g for g in res.gates if g.rule == "empty_month")
+    assert gate.status == "passed" and "operator allowed it" in gate.message
+    # every row quarantined is "nothing to publish" too
+    one = set_value(canonical_table("empowerment", 3, MONTH), "program_type", 0, None).slice(0, 1)
+    res = validate(one, "empowerment", MONTH, "e", history=[5, 4])
+    assert res.counts["valid"] == 0 and any(m.startswith("empty_month") for m in res.stop_reasons)
+
+
+def test_reject_share_gate_counts_quarantined_and_malformed_rows():
+    t = canonical_table("complaints", 100, MONTH)
+    for row in range(4):
+        t = set_value(t, "complaint_type", row, None)
+    res = validate(t, "complaints", MONTH, "g", references=REFS)
+    gate = next(g for g in res.gates if g.rule == "reject_share")
+    assert gate.status == "passed" and gate.observed == {"rejected": 4, "source_rows": 100, "share": 0.04}
+    # the same month with 2 lines extraction could not parse: 6 of 102 rejected > 5 %
+    res = validate(t, "complaints", MONTH, "g", references=REFS, malformed=2)
+    assert res.stopped
+    msg = next(m for m in res.stop_reasons if m.startswith("reject_share"))
+    assert "6 of 102 source rows rejected (4 quarantined, 2 malformed) = 5.88%, ceiling 5%" in msg
+    # the threshold is the suite's (meta.sinergi.table_checks), per dataset
+    raw = copy.deepcopy(suites.load("complaints").raw)
+    next(tc for tc in raw["meta"]["sinergi"]["table_checks"] if tc["rule"] == "reject_share")["max_share"] = 0.1
+    res = validate(t, "complaints", MONTH, "g", references=REFS, malformed=2, suite=suites.parse("complaints", raw))
+    assert not res.stopped, res.stop_reasons
+    small = canonical_table("complaints", 20, MONTH)
+    small = set_value(set_value(small, "complaint_type", 0, None), "complaint_type", 1, None)
+    res = validate(small, "complaints", MONTH, "g", references=REFS)
+    assert not res.stopped and next(g for g in res.gates if g.rule == "reject_share").status == "skipped"
 
 
 def test_summary_has_no_raw_personal_values():
-    t, _ = _placements_with_defects()
+    t, _, _ = _placements_with_defects()
     res = validate(t, "placements", MONTH, "p", references=REFS)
     text = json.dumps(res.summary)
     for nik in t["nik"].to_pylist()[:50]:
         assert nik not in text
     per = {e["rule"]: e for e in res.summary["expectations"]}
-    assert per["nik_shape"]["unexpected_count"] == 2 and per["nik_shape"]["success"] is False
+    assert per["nik_shape"]["unexpected_count"] == 3 and per["nik_shape"]["success"] is False
     assert res.summary["statistics"]["evaluated_expectations"] == len(per)
 
 
@@ -383,7 +463,7 @@ def _outcome(res: ValidationResult) -> dict:
 def test_chunked_validation_equals_whole_month(rows, tmp_path):
     """A month validated in chunks (copies and id conflicts across chunks) gives
     the same rows, reasons, GX statistics and gates as the month in one piece, from memory or a file."""
-    t, _ = _placements_with_defects()
+    t, _, _ = _placements_with_defects()
     no_name = set_value(t.slice(30, 1), "full_name", 0, None)
     t = pa.concat_tables([t, t.slice(3, 1), set_value(t.slice(20, 1), "sector", 0, "Domestic"), no_name,
                           t.slice(250, 1), t.slice(3, 1)])
@@ -417,7 +497,7 @@ def test_validate_marks_its_timing_stages(tmp_path):
     """The benchmarks read where validation's time goes from sinergi.timing stages."""
     from sinergi import timing
 
-    t, _ = _placements_with_defects()
+    t, _, _ = _placements_with_defects()
     with timing.recording() as rec:
         res = validate(TableSource(t, rows=150), "placements", MONTH, "t", references=REFS, history=[400] * 3)
         write_quarantine(DirStore(tmp_path), res, "placements", MONTH, "t")

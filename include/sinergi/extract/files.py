@@ -117,7 +117,7 @@ def cell_text(value: object, float_marker: bool = False) -> str | None:
 
 
 def _nik_columns(dataset: Dataset) -> set[str]:
-    return {c.name for c in dataset.source_columns if c.normalise == "nik"}
+    return {c.name for c in dataset.source_columns if c.precision_sensitive}  # NIKs and flagged long ids
 
 
 def _rows_to_batch(rows: list[list[object]], header: HeaderMap, nik_cols: set[str]) -> pa.RecordBatch:

@@ -1,10 +1,25 @@
-"""SQL sources (the Disnaker database) via SQLAlchemy 2: monthly incremental pulls, streamed.
+"""SQL sources (the Disnaker database) via SQLAlchemy 2: monthly pulls, streamed.
 
-A month's pull is every row whose ``updated_at`` (falling back to ``created_at``) lies in
-[month start, next month start) in Asia/Jakarta, so a record re-sent or updated later is pulled
-again in the month of each change (once per change: the change moves it into exactly one month).
-Timestamp columns without a time zone (MariaDB DATETIME, SQLite text) are taken as Jakarta wall-clock
-time, as the dinas applications write them; ``timestamptz`` columns are compared as instants.
+Which rows make a month is decided by dates that do not change when a record is corrected, so a
+re-run of a month gives the same rows as the first run however often they were updated since
+(``updated_at`` is not used: a September correction would move a July record out of July):
+
+- a table of events (registrations, trainings, programme activities) declares its business date in
+  datasets.yaml ``month_by`` (``tgl_daftar``, ``tgl_mulai``, ``tgl_kegiatan``). A row belongs to the
+  later of the month of that date and the month it was entered (``created_at``): a July registration
+  entered in July is July's; one entered in August for a July date is August's (the July run had
+  already happened: like a late record in a file export, it is counted when it arrives, once); a
+  training entered in June to start in July is July's. A date more than one month after the entry
+  is taken as a typo (2027 for 2025), not as a plan: the row stays in its entry month, where
+  validation rejects the future date and the producer hears of it, instead of vanishing until 2027.
+  A row without the date goes by its entry. Without ``created_at`` the business date alone decides;
+- a register (``snapshot: true``: training institutions) is every row entered by the month end, in
+  its current state: the register as known at month end, every month whole, so references to it
+  resolve and an update never drops an institution from a month.
+
+Month bounds are [month start, next month start) in Asia/Jakarta. Timestamp columns without a time
+zone (MariaDB DATETIME, SQLite text) are taken as Jakarta wall-clock time, as the dinas applications
+write them; ``timestamptz`` columns are compared as instants; DATE columns as dates.
 
 Rows are streamed (``stream_results`` + ``yield_per``) in primary-key order and written, as received
 (every value as text; timestamps as Jakarta-local ISO text), to a Parquet file that is landed before
@@ -63,6 +78,51 @@ def _connection_lost(exc: sa.exc.SQLAlchemyError) -> bool:
         isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated)
 
 
+def _bounds(column: sa.Column, month: Month) -> tuple:
+    """[start, end) of the month in the column's terms: dates for a DATE, Jakarta datetimes
+    (aware for a column with a time zone) for a timestamp."""
+    if isinstance(column.type, sa.DateTime):
+        return month.interval(bool(getattr(column.type, "timezone", False)))
+    if isinstance(column.type, sa.Date):
+        return month.first_day, month.add(1).first_day
+    raise UnreadableSourceError(f"db:{column.table.name}: column {column.name!r} must be a DATE or TIMESTAMP column "
+                                f"to pick the month's rows by it, found {column.type}")
+
+
+def month_filter(dataset: Dataset, table: sa.Table, month: Month, source: str):
+    """The WHERE clause of the month's rows (see the module docstring) and its description."""
+    cols = {c.name.lower(): c for c in table.columns}
+    created = cols.get("created_at")
+    if dataset.snapshot:
+        if created is None:
+            return sa.true(), "the whole register (no created_at column)"
+        _, end = _bounds(created, month)
+        return created < end, f"created_at < {end.isoformat()} (the register at month end)"
+    header = dataset.column(dataset.month_by).headers[0]
+    business = cols.get(header.lower())
+    if business is None:
+        raise MissingColumnError(
+            f"{source}: the month's rows are picked by {header!r} ({dataset.name}.{dataset.month_by}, "
+            f"datasets.yaml month_by), which the table lacks; columns found: {', '.join(table.columns.keys())}",
+            source=source, columns=(dataset.month_by,))
+    b_start, b_end = _bounds(business, month)
+    if created is None:
+        return sa.and_(business >= b_start, business < b_end), \
+            f"{business.name} in [{b_start.isoformat()}, {b_end.isoformat()})"
+    c_start, c_end = _bounds(created, month)
+    c_before, _ = _bounds(created, month.add(-1))
+    _, b_after = _bounds(business, month.add(1))
+    where = sa.or_(
+        # entered this month, dated this month or before (late), undated, or a typo far ahead
+        sa.and_(created >= c_start, created < c_end,
+                sa.or_(business.is_(None), business < b_end, business >= b_after)),
+        # entered the month before, for a date in this month (planned one month ahead)
+        sa.and_(business >= b_start, business < b_end, created >= c_before, created < c_start),
+    )
+    return where, (f"the later of {business.name} and created_at falls in [{b_start.isoformat()}, "
+                   f"{b_end.isoformat()}) ({business.name} more than a month after created_at: by created_at)")
+
+
 def pull_month(
     dataset: Dataset,
     month: Month | str,
@@ -72,8 +132,8 @@ def pull_month(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     schema: str | None = None,
 ) -> dict:
-    """Stream the month's rows of ``dataset``'s table into a Parquet file at ``out_path`` (all
-    columns of the table, as text). Returns ``{rows, columns, source, filter}``.
+    """Stream the month's rows of ``dataset``'s table (see the module docstring) into a Parquet file
+    at ``out_path`` (all columns of the table, as text). Returns ``{rows, columns, source, filter}``.
 
     A database that cannot be reached (or drops the connection) raises the transient
     ``SourceUnavailableError``; a missing table or column, an invalid URL or a refused query raise
@@ -96,19 +156,9 @@ def pull_month(
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
             raise SourceUnavailableError(f"{source}: cannot connect to {_redact(str(engine.url))} "
                                          f"(retried later): {getattr(exc, 'orig', exc)}") from exc
-        cols = {c.name.lower(): c for c in table.columns}
-        stamps = [cols[n] for n in ("updated_at", "created_at") if n in cols]
-        if not stamps:
-            raise MissingColumnError(
-                f"{source}: needs an updated_at or created_at column for monthly incremental extraction; "
-                f"columns found: {', '.join(table.columns.keys())}",
-                source=source, columns=("updated_at",),
-            )
-        aware = any(getattr(c.type, "timezone", False) for c in stamps)
-        start, end = month.interval(aware)
-        stamp = sa.func.coalesce(*stamps) if len(stamps) > 1 else stamps[0]
+        where, described = month_filter(dataset, table, month, source)
         order = list(table.primary_key.columns) or [table.columns[0]]
-        stmt = sa.select(table).where(stamp >= start, stamp < end).order_by(*order)
+        stmt = sa.select(table).where(where).order_by(*order)
         names = list(table.columns.keys())
         pa_schema = pa.schema([pa.field(n, pa.string()) for n in names])
         rows = 0
@@ -119,8 +169,7 @@ def pull_month(
                 batch = pa.record_batch([pa.array([_text(v) for v in col], pa.string()) for col in columns], schema=pa_schema)
                 writer.write_batch(batch)
                 rows += len(part)
-        return {"rows": rows, "columns": names, "source": source,
-                "filter": f"coalesce({', '.join(c.name for c in stamps)}) in [{start.isoformat()}, {end.isoformat()})"}
+        return {"rows": rows, "columns": names, "source": source, "filter": described}
     except sa.exc.SQLAlchemyError as exc:
         if _connection_lost(exc):
             raise SourceUnavailableError(f"{source}: lost the connection to {_redact(str(engine.url))} "

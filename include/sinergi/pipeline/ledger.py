@@ -2,10 +2,13 @@
 
 - ``refs/<dataset>/<YYYY-MM>.json`` — the record ids of a dataset that exist as of that month,
   written once the month's validation completed without a stop. Another dataset's references are
-  checked against every id recorded for the referenced dataset in that month or earlier (some
-  sources are deltas: training institutions arrive when they change, not every month). The ids are
-  all extracted ids, not only the valid ones: a P3MI quarantined for a bad licence date still
-  exists, and its placements are not wrong because of it.
+  checked against every id recorded for the referenced dataset in that month or earlier (a P3MI
+  licensed last year still exists). The ids are all extracted ids of that completed validation, not
+  only the valid rows': a P3MI quarantined for a bad licence date still exists, and its placements
+  are not wrong because of it (recording only valid ids made one bad register row quarantine every
+  placement, return and job order of that P3MI, and stop the month). A stopped, failed or empty
+  month of the referenced dataset records nothing, so it never empties the ids its dependents are
+  checked against: they use the last good ids, and the warnings (in the manifest) say so.
 - ``volume/<dataset>.json`` — rows extracted per month, for the volume gate.
 
 Documents are written with compare-and-swap (sinergi.publish.cas), so two runs never lose each
@@ -34,6 +37,9 @@ def record_ids(store: ObjectStore, dataset: str, month: Month | str, run_id: str
     """Record the ids of ``dataset`` that exist in ``month`` (replaces an earlier run's record)."""
     month = Month.of(month)
     doc = {"dataset": dataset, "month": str(month), "run_id": run_id, "ids": sorted(set(ids))}
+    if not doc["ids"]:  # an empty month adds nothing; an earlier run's record of the month stays
+        log.warning("%s %s: no valid ids to record (run %s); the ledger keeps what it had", dataset, month, run_id)
+        return
     cas_update(store, LEDGER_BUCKET, refs_key(dataset, month), lambda _current: doc)
 
 
@@ -57,17 +63,26 @@ def referenced_ids(store: ObjectStore, dataset: str, month: Month | str) -> tupl
     refs: dict[str, set[str]] = {}
     warnings: list[str] = []
     for referenced in sorted(set(registry.get(dataset).references.values())):
-        months = [m for m in recorded_months(store, referenced) if m <= month]
-        if not months:
+        ids: set[str] = set()
+        last = None
+        for m in (m for m in recorded_months(store, referenced) if m <= month):
+            doc, _ = read_json(store, LEDGER_BUCKET, refs_key(referenced, m))
+            found = (doc or {}).get("ids") or []
+            if found:
+                ids.update(found)
+                last = (m, (doc or {}).get("run_id"))
+        if not ids:
             warnings.append(
                 f"{dataset} {month}: no {referenced} ids recorded for {month} or before (run {referenced} "
                 f"first); {dataset}'s references to {referenced} were not checked"
             )
             continue
-        ids: set[str] = set()
-        for m in months:
-            doc, _ = read_json(store, LEDGER_BUCKET, refs_key(referenced, m))
-            ids.update((doc or {}).get("ids") or [])
+        if last[0] != month:
+            warnings.append(
+                f"{dataset} {month}: {referenced} has no valid ids recorded for {month} (not run yet, stopped, "
+                f"failed or empty); {dataset}'s references to {referenced} were checked against the last good "
+                f"ids, recorded up to {last[0]} (run {last[1]})"
+            )
         refs[referenced] = ids
     return refs, warnings
 

@@ -56,15 +56,19 @@ def extract_step(dataset: str, month: Month | str, run_id: str, ctx: RunContext)
     return ref
 
 
-def validate_step(ref: ExtractRef, ctx: RunContext) -> ValidateRef:
+def validate_step(ref: ExtractRef, ctx: RunContext, allow_empty: bool = False) -> ValidateRef:
     """Validate the staged month: valid rows to staging, rejected rows (with reasons) and Data Docs
     to quarantine. A stopped dataset raises DatasetStopped after the quarantine is written. The
     ledger (ids for other datasets' references, the month's volume) is written only for a month
-    that validated without a stop."""
+    that validated without a stop (sinergi.pipeline.ledger says which ids).
+    ``allow_empty``: the operator confirms that a month without rows after months with rows is real
+    (the DAG param of the same name); lines extraction could not parse count against the
+    reject_share gate."""
     from sinergi.chunks import ParquetSource
     from sinergi.validate import upload_docs, validate, write_quarantine
 
     dataset, month, run_id = ref["dataset"], ref["month"], ref["run_id"]
+    malformed = sum(int(s.get("malformed") or 0) for s in ref.get("sources") or [])
     with stage("validate"):
         references, ref_warnings = ledger.referenced_ids(ctx.store, dataset, month)
         history = ledger.volume_history(ctx.store, dataset, month)
@@ -74,7 +78,7 @@ def validate_step(ref: ExtractRef, ctx: RunContext) -> ValidateRef:
             res = validate(
                 ParquetSource(extracted), dataset, month, run_id, references=references, history=history,
                 docs_dir=ctx.home,  # the site goes to layout.local_data_docs_dir(home, dataset, month, run)
-                valid_sink=valid_out.write,
+                valid_sink=valid_out.write, malformed=malformed, allow_empty=allow_empty,
             )
             if res.stopped:
                 valid_out.discard()

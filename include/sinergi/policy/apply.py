@@ -18,7 +18,7 @@ from sinergi import registry
 from sinergi.chunks import ParquetSource, TableSource, as_source, chunks, column_chunks
 from sinergi.disclosure import k_anonymise, leak_guard
 from sinergi.policy.model import Condition, Policy, PolicyError
-from sinergi.policy.plan import ReleasePlan, release_plan
+from sinergi.policy.plan import SYSTEM_COLUMNS, ReleasePlan, release_plan
 from sinergi.timing import stage
 from sinergi.tokens import TOKEN_PATTERN, Keyring, tokenise
 
@@ -99,7 +99,8 @@ def share(
     source = as_source(table)
     names = [c for c in source.schema.names if not c.startswith("_")]
     needed = plan.input_columns
-    missing = sorted(c for c in needed if c not in names)
+    system = {c.name for c in SYSTEM_COLUMNS}  # passed through to every party; null if the input lacks them
+    missing = sorted(c for c in needed if c not in names and c not in system)
     if missing:
         raise PolicyError(f"share {dataset} -> {party}: input table lacks column(s) {missing}")
 
@@ -114,7 +115,8 @@ def share(
             data = data.filter(row_mask(entry.row_filter, data))
         arrays = {}
         for o in plan.columns:
-            src = data.column(o.source)
+            src = data.column(o.source) if o.source not in system or o.source in names else \
+                pa.nulls(data.num_rows, o.type)
             if o.spec.transform == "keep":
                 arrays[o.name] = src.cast(o.type)
             elif o.spec.transform == "token":

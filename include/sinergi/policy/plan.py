@@ -174,12 +174,35 @@ class ReleasePlan:
         return [c for c in registry.get(self.dataset).column_names if c not in self.entry.columns]
 
 
+#: Columns the pipeline adds to every validated dataset and every party receives, whatever the policy
+#: lists: per-row data-quality warnings (sinergi.validate) are about the record, not the person, and
+#: an analyst needs them to weigh the row. Never a quasi-identifier; absent input reads as null.
+SYSTEM_COLUMNS = (
+    registry.Column(
+        name=registry.DATA_QUALITY_FLAGS, type="string", role="attribute",
+        en="Data-quality warnings on the record: the names of the validation warning rules it breaks, "
+           "';'-separated (e.g. kabkota_matches_nik: the kab/kota differs from the NIK's region of first "
+           "registration, as for a worker who moved); empty when none. The record is valid and counted.",
+        id="Peringatan mutu data atas rekaman: nama aturan validasi (peringatan) yang dilanggarnya, dipisah "
+           "';' (mis. kabkota_matches_nik: kab/kota berbeda dari wilayah pendaftaran pertama pada NIK, seperti "
+           "pekerja yang pindah); kosong bila tidak ada. Rekaman tetap sah dan dihitung.",
+    ),
+)
+
+
+def system_columns() -> tuple[OutColumn, ...]:
+    from sinergi.policy.model import ColumnSpec
+
+    return tuple(OutColumn(c.name, c.name, c.type, c.role, ColumnSpec.model_validate("keep"), c.en, c.id, column=c)
+                 for c in SYSTEM_COLUMNS)
+
+
 def release_plan(policy: Policy, dataset: str, party: str) -> ReleasePlan:
     """The plan of ``party``'s release of ``dataset`` (PolicyError if the party does not receive it)."""
     entry = policy.entry(dataset, party)
     outs = output_columns(dataset, entry)
     qis = quasi_identifiers(outs, entry)
     return ReleasePlan(
-        dataset=dataset, party=party, entry=entry, columns=tuple(outs), quasi_identifiers=tuple(qis),
+        dataset=dataset, party=party, entry=entry, columns=(*outs, *system_columns()), quasi_identifiers=tuple(qis),
         k=policy.k_for(dataset, party), steps=tuple(generalisation_steps(outs, entry, qis)),
     )

@@ -40,11 +40,11 @@ API::
 
 from .bulk import write_placements_csv
 from .core import LEDGER_NAME, SimulationResult, default_db_url, file_path, read_ledger, simulate
-from .defects import BATCH_EVENTS, DEFECT_KINDS, REPAIRABLE_DEFECTS, ROW_DEFECTS
+from .defects import BATCH_EVENTS, DEFECT_KINDS, REPAIRABLE_DEFECTS, ROW_DEFECTS, WARNING_CASES
 from .model import SCALES, get_scale
 
 __all__ = [
     "BATCH_EVENTS", "DEFECT_KINDS", "LEDGER_NAME", "REPAIRABLE_DEFECTS", "ROW_DEFECTS", "SCALES",
-    "SimulationResult", "default_db_url", "file_path", "get_scale", "read_ledger", "simulate",
+    "SimulationResult", "WARNING_CASES", "default_db_url", "file_path", "get_scale", "read_ledger", "simulate",
     "write_placements_csv",
 ]

@@ -173,7 +173,7 @@ def _chunk(r: np.random.Generator, n: int, first: int, month: str, defect_rate: 
             elif kind == "whitespace_case":
                 value = "  " + name.lower() + " "
             elif kind == "unknown_country":
-                value = "TAIWAN ROC"
+                value = "TAIWNA"  # a typo no spelling table maps (TAIWAN ROC is an alias now)
             elif kind == "missing_mandatory":
                 value = None
             else:  # future_date

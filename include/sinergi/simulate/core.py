@@ -82,6 +82,8 @@ def simulate(out_dir, month: str = "2025-07", months: int = 1, scale: str | int 
             result.rows[(name, m)] = len(rows)
             if ds.source.kind == "sql":
                 sql_rows[name] += rows
+                if ds.snapshot:  # a register is pulled whole: every row entered so far
+                    result.rows[(name, m)] = len(sql_rows[name])
                 for e in inj.ledger:
                     e.update(file=f"db:{ds.source.table}", source_row=None)
                 ledger += inj.ledger

@@ -4,11 +4,15 @@ Each injected defect becomes exactly one ledger entry (``month, dataset, record_
 detail``; writers add ``file`` and ``source_row``). The pipeline never reads the ledger; tests use it
 to measure what extraction repairs and what validation rejects.
 
-Kinds fall into three classes (validation's ledger tests code against these constants):
+Kinds fall into four classes (validation's ledger tests code against these constants):
 
 * ``ROW_DEFECTS`` - the row is wrong and validation must reject it (quarantine);
 * ``REPAIRABLE_DEFECTS`` - the value is spelled differently but losslessly; extraction/normalisation
   must repair it and validation must NOT reject the row;
+* ``WARNING_CASES`` - the row is how real, valid records look (a worker who moved, a regency split
+  after the NIK was issued, a corrected birth date, a job title or destination the old lists lacked):
+  validation must publish it, with the flag given here in ``data_quality_flags`` (None: no flag,
+  the case is normal). Kind -> expected flag;
 * ``BATCH_EVENTS`` - not a row defect: late records (last month's rows in this export) and schema
   drift (a renamed header that is a registered alias, or an extra column). Rows stay valid.
 """
@@ -20,13 +24,15 @@ import datetime as dt
 from sinergi import regions, registry
 
 from . import model as M
+from .sources import kabkota_spelling as render_kabkota
 
 ROW_DEFECTS = frozenset({
     "nik_scientific",  # "1.80701E+15": digits lost
+    "nik_precision_lost",  # a numeric cell of a NIK ending in 0 (Excel rounded the 16th digit, or it is
+    #                        a real 0 nobody can tell from a rounded one): "1807014507900010.0"
     "nik_lost_digits",  # leading characters stripped (14-15 digits)
     "nik_wrong_length",  # a digit too many or too few
-    "nik_birthdate_mismatch",  # DDMMYY digits disagree with the birth date
-    "bps_code_as_kemendagri",  # BPS code in the Kemendagri field (means another regency there)
+    "nik_impossible_date",  # DDMMYY digits that are no date (day 32-40 or over 71, month 13)
     "duplicate_row",  # the same row twice
     "duplicate_id_conflict",  # the same record id twice with different values
     "future_date",  # a date after the export month
@@ -36,16 +42,27 @@ ROW_DEFECTS = frozenset({
     "missing_mandatory",  # a required value is empty
 })
 REPAIRABLE_DEFECTS = frozenset({
-    "nik_excel_float",  # "1807014501950001.0" or a numeric XLSX cell: lossless (16 digits fit a double)
+    "nik_excel_float",  # "1807014501950001.0" or a numeric XLSX cell whose 16th digit is not 0: written
+    #                     with full precision (Excel could not have), so it is trusted
     "kabkota_variant",  # "LAMTIM", "lampung timur", "Kabupaten Lampung Timur"
     "whitespace_case",  # "  siti   aminah "
     "phone_format",  # "+62 812-3456-7890", "0812 3456 7890", "62812..."
 })
+WARNING_CASES = {
+    "nik_mover": "kabkota_matches_nik",  # lives in another kab/kota than the NIK's (moved since)
+    "bps_code_as_kemendagri": "kabkota_matches_nik",  # a BPS code in the Kemendagri field: a valid code of
+    #   another regency, told apart from a mover by nobody but the producer (flagged for them to check)
+    "birth_date_corrected": "nik_birth_date_sex",  # the birth date was corrected; the NIK was not reissued
+    "job_title_unmapped": "vocab:job_title",  # a job title the vocabulary does not know yet
+    "nik_split_regency": None,  # a NIK of the parent regency, issued before the split: normal
+    "destination_rare": None,  # a destination outside the 21 countries of the old list: known
+}
 BATCH_EVENTS = frozenset({"late_record", "schema_drift_rename", "schema_drift_extra_column"})
-DEFECT_KINDS = ROW_DEFECTS | REPAIRABLE_DEFECTS | BATCH_EVENTS
+DEFECT_KINDS = ROW_DEFECTS | REPAIRABLE_DEFECTS | frozenset(WARNING_CASES) | BATCH_EVENTS
 
-UNKNOWN_COUNTRIES = ("TAIWAN ROC", "HONGKONG CHINA", "MALAYSIA SABAH", "SAUDI ARABIAH", "JEPANG NIPON",
-                     "SINGAPORA", "KOREA SEL")
+# Typos no spelling table can map (every ISO 3166-1 country and the usual aliases are known).
+UNKNOWN_COUNTRIES = ("TAIWNA", "HONGKOK", "MALAYSAI", "SAUDI ARABIAH", "JEPANG NIPON", "SINGAPORA",
+                     "KOREA SELATN")
 IMPOSSIBLE_DATES = ("31/02/{y}", "30/02/{y}", "00/{m}/{y}", "15/13/{y}", "32/{m}/{y}", "31/04/{y}")
 # Date pairs (earlier, later) whose order a defect can break, per dataset: the first and the last
 # of the registry's date_order (datasets.yaml).
@@ -55,6 +72,14 @@ ORDERED_DATES = {name: (ds.date_order[0], ds.date_order[-1])
 EVENT_DATE = {name: ds.event_date for name, ds in registry.datasets().items() if ds.event_date}
 PHONE_COLUMNS = ("phone", "reporter_phone")
 NAME_COLUMNS = ("full_name", "company_name", "institution_name", "facility_name")
+# Job titles real exports carry that BP2MI's list of 14 lacks.
+UNMAPPED_JOB_TITLES = ("PEKERJA RESTORAN", "Waiter", "SOPIR PRIBADI", "Tukang Las", "CLEANING SERVICE", "Koki",
+                       "PERAWAT KEBUN", "Operator Forklift")
+# Destinations outside the 21 countries of the project's first country list (Indonesian names).
+RARE_DESTINATIONS = ("Rumania", "Hongaria", "Ceko", "Portugal", "Spanyol", "Fiji", "Mauritius", "Kamboja",
+                     "Papua Nugini", "Kanada", "Belanda", "Vietnam")
+# NIKs can only say where a person was first registered up to 2**53 when typed as a number.
+_EXACT = 2**53
 
 
 def _entry(month, dataset, row, record_id, kind, column, detail):
@@ -85,14 +110,25 @@ class Injector:
         k = []
         nik = row.get("nik")
         if isinstance(nik, str) and len(nik) == 16:
-            k += ["nik_excel_float", "nik_scientific", "nik_lost_digits", "nik_wrong_length"]
-            if "birth_date" in self.cols and row.get("birth_date"):
-                k.append("nik_birthdate_mismatch")
+            k += ["nik_scientific", "nik_lost_digits", "nik_wrong_length", "nik_precision_lost",
+                  "nik_impossible_date"]
+            if nik[-1] != "0" and int(nik) < _EXACT:
+                k.append("nik_excel_float")
+            if "birth_date" in self.cols and isinstance(row.get("birth_date"), dt.date):
+                k.append("birth_date_corrected")
         code = row.get("_kab_code")
         # Only where a NIK sits beside it: 1801-1808 are valid Kemendagri codes too, so without the
         # NIK prefix nobody (no validation either) can tell a BPS code was meant.
         if code and "nik" in self.cols and regions.by_code()[code].bps_code != code:
             k.append("bps_code_as_kemendagri")
+        if code and isinstance(nik, str) and len(nik) == 16 and nik[:4] == code:
+            k.append("nik_mover")
+            if self._split_parent(row) is not None:
+                k.append("nik_split_regency")
+        if isinstance(row.get("job_title"), str) and self.cols["job_title"].vocabulary == "job_title":
+            k.append("job_title_unmapped")
+        if self.country_col == "destination_country" and row.get(self.country_col):
+            k.append("destination_rare")
         if code:
             k.append("kabkota_variant")
         if self.name_col and row.get(self.name_col):
@@ -153,6 +189,60 @@ class Injector:
         row["nik"] = float(int(row["nik"]))  # writers: numeric XLSX cell or "…0001.0" in CSV
         self._log(row, "nik_excel_float", "nik", "NIK stored as a number")
 
+    def _nik_precision_lost(self, row):
+        nik = row["nik"]
+        row["nik"] = float(int(nik[:15] + "0"))  # what Excel stores: 15 significant digits
+        self._log(row, "nik_precision_lost", "nik",
+                  "NIK stored as a number ending in 0" + (" (16th digit rounded)" if nik[-1] != "0" else ""))
+
+    def _nik_impossible_date(self, row):
+        nik = row["nik"]
+        dd = int(nik[6:8])
+        bad = ("32", "00", "72")[int(self.r.integers(0, 3))] if self.r.random() < 0.6 else None
+        row["nik"] = nik[:6] + bad + nik[8:] if bad else nik[:8] + ("13", "00")[dd % 2] + nik[10:]
+        self._log(row, "nik_impossible_date", "nik", "NIK date digits are no date")
+
+    def _split_parent(self, row) -> tuple[str, int] | None:
+        """(parent code, split year) when the row's regency was split off from another after the
+        person was born: a NIK of the parent regency is then expected."""
+        code = row["_kab_code"]
+        born = row.get("birth_date")
+        year = born.year if isinstance(born, dt.date) else 1900 + int(row["nik"][10:12])
+        for parent, child, split in regions.lineage_pairs():
+            if child == code and year < split:
+                return parent, split
+        return None
+
+    def _nik_split_regency(self, row):
+        parent, split = self._split_parent(row)
+        row["nik"] = parent + row["nik"][4:]
+        self._log(row, "nik_split_regency", "nik", f"NIK of {parent}, issued before {row['_kab_code']} was "
+                  f"split off in {split}")
+
+    def _nik_mover(self, row):
+        nik_code = row["nik"][:4]
+        explained = {child for parent, child, _ in regions.lineage_pairs() if parent == nik_code}
+        options = [r.kemendagri_code for r in regions.lampung()
+                   if r.kemendagri_code != nik_code and r.kemendagri_code not in explained]
+        new = options[int(self.r.integers(0, len(options)))]
+        row[self.kab_col] = render_kabkota(self.ds.source.system, new)
+        self._log(row, "nik_mover", self.kab_col, f"lives in {new}, NIK of {nik_code}")
+
+    def _birth_date_corrected(self, row):
+        b = row["birth_date"]
+        shift = dt.timedelta(days=int(self.r.integers(1, 60)) * (1 if self.r.random() < 0.5 else -1))
+        row["birth_date"] = b + shift
+        self._log(row, "birth_date_corrected", "birth_date", "birth date corrected after the NIK was issued")
+
+    def _job_title_unmapped(self, row):
+        row["job_title"] = UNMAPPED_JOB_TITLES[int(self.r.integers(0, len(UNMAPPED_JOB_TITLES)))]
+        self._log(row, "job_title_unmapped", "job_title", "a job title the vocabulary does not know")
+
+    def _destination_rare(self, row):
+        name = RARE_DESTINATIONS[int(self.r.integers(0, len(RARE_DESTINATIONS)))]
+        row[self.country_col] = name.upper() if self.ds.source.system in ("siskop2mi", "dinsos") else name
+        self._log(row, "destination_rare", self.country_col, "a destination outside the old top 21")
+
     def _nik_scientific(self, row):
         row["nik"] = f"{int(row['nik']):.5E}".replace("E+", "E+")  # 1.80701E+15 as Excel shows it
         self._log(row, "nik_scientific", "nik", "NIK in scientific notation")
@@ -171,16 +261,6 @@ class Injector:
             row["nik"] = nik + str(int(self.r.integers(0, 10)))
             detail = "17 digits"
         self._log(row, "nik_wrong_length", "nik", detail)
-
-    def _nik_birthdate_mismatch(self, row):
-        nik = row["nik"]
-        dd = int(nik[6:8])
-        base, day = (40, dd - 40) if dd > 40 else (0, dd)
-        new = (day - 1 + int(self.r.integers(1, 6))) % 28 + 1
-        if new == day:
-            new = day % 28 + 1
-        row["nik"] = nik[:6] + f"{base + new:02d}" + nik[8:]
-        self._log(row, "nik_birthdate_mismatch", "nik", "NIK day digits disagree with the birth date")
 
     # regions ---------------------------------------------------------------
     def _bps_code_as_kemendagri(self, row):

@@ -237,7 +237,7 @@ class Lifecycle:
 
     def _trainings(self, month):
         c, p, w = self.c, self.p, self.w
-        idx, _ = self._sel("trainings", c["t_end"], c["has_train"], month, late=False)
+        idx, _ = self._sel("trainings", c["t_start"], c["has_train"], month, late=False)
         out = []
         for k in idx:
             i = c["person"][k]

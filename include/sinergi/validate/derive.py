@@ -8,10 +8,13 @@ quarantined outputs drop them).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sinergi import regions
 from sinergi.timing import stage
 from sinergi.validate.suites import SuiteError
 
@@ -27,6 +30,61 @@ def nik_part(table: pa.Table, column: str, start: int, length: int) -> pa.Array:
     nik = table[column]
     part = pc.utf8_slice_codeunits(nik, start, start + length)
     return pc.if_else(_well_formed_nik(nik), part, pa.scalar(None, pa.string()))
+
+
+def nik_kabkota_listed(table: pa.Table, column: str) -> pa.Array:
+    """Digits 1-4 of a well-formed NIK of a province whose every kab/kota sinergi.regions lists
+    (Lampung); null otherwise: elsewhere the table holds only the main sending regencies, so an
+    unlisted prefix there says nothing about the NIK."""
+    nik = table[column]
+    listed = pc.is_in(pc.utf8_slice_codeunits(nik, 0, 2),
+                      value_set=pa.array(sorted(regions.COMPLETE_PROVINCES), pa.string()))
+    keep = pc.and_(_well_formed_nik(nik), pc.fill_null(listed, False))
+    return pc.if_else(keep, pc.utf8_slice_codeunits(nik, 0, 4), pa.scalar(None, pa.string()))
+
+
+def _nik_birth_year(nik, month_end) -> pa.Array:
+    """Four-digit birth year from NIK digits 11-12 (a year after the month's is of the 1900s)."""
+    yy = pc.cast(pc.utf8_slice_codeunits(nik, 10, 12), pa.int64())
+    pivot = (month_end.year if month_end is not None else dt.date.today().year) % 100
+    return pc.add(yy, pc.if_else(pc.greater(yy, pivot), 1900, 2000))
+
+
+def nik_date_valid(table: pa.Table, column: str) -> pa.Array:
+    """True when NIK digits 7-12 are a real date DDMMYY (DD+40 for women); null for a malformed NIK.
+
+    The century does not change whether a date exists except for 29 February of a year ending in
+    00, taken as 2000 (a leap year)."""
+    nik = table[column]
+    ok = _well_formed_nik(nik)
+    safe = pc.if_else(ok, nik, pa.scalar("0000000101000000"))
+    dd = pc.cast(pc.utf8_slice_codeunits(safe, 6, 8), pa.int64())
+    day = pc.if_else(pc.greater(dd, 40), pc.subtract(dd, 40), dd)
+    text = pc.binary_join_element_wise(
+        pc.cast(pc.add(pc.cast(pc.utf8_slice_codeunits(safe, 10, 12), pa.int64()), 2000), pa.string()),
+        pc.utf8_slice_codeunits(safe, 8, 10), pc.utf8_lpad(pc.cast(day, pa.string()), 2, "0"), "-")
+    parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # strptime accepts 31/02 by rolling over on some platforms: the day must survive
+    valid = pc.fill_null(pc.and_(pc.is_valid(parsed), pc.equal(pc.day(parsed), day)), False)
+    return pc.if_else(ok, valid, pa.scalar(None, pa.bool_()))
+
+
+def nik_region_now(table: pa.Table, nik: str, kabkota: str, month_end=None) -> pa.Array:
+    """The NIK's kab/kota (digits 1-4) as the person's kab/kota should read today: the row's
+    kab/kota itself where the region lineage explains the difference (it was split off from the
+    NIK's kab/kota after the person was born, so the NIK predates the split; config/
+    region_lineage.csv), else the NIK's own digits. Null for a malformed NIK."""
+    prefix = nik_part(table, nik, 0, 4)
+    kab = table[kabkota]
+    pairs = regions.lineage_pairs()
+    if not pairs:
+        return prefix
+    born = _nik_birth_year(pc.if_else(_well_formed_nik(table[nik]), table[nik], pa.scalar("0" * 16)), month_end)
+    explained = pa.array([False] * table.num_rows, pa.bool_())
+    for parent, child, year in pairs:
+        hit = pc.and_(pc.and_(pc.equal(prefix, parent), pc.equal(kab, child)), pc.less(born, year))
+        explained = pc.or_(explained, pc.fill_null(hit, False))
+    return pc.if_else(explained, kab, prefix)
 
 
 def birth_sex_code(table: pa.Table, birth_date: str, sex: str) -> pa.Array:
@@ -103,6 +161,12 @@ def add_helpers(table: pa.Table, derived: tuple[dict, ...], record_id: str, mont
             fn, args = d["fn"], d.get("args", {})
             if fn == "nik_part":
                 arr = nik_part(table, **args)
+            elif fn == "nik_kabkota_listed":
+                arr = nik_kabkota_listed(table, **args)
+            elif fn == "nik_date_valid":
+                arr = nik_date_valid(table, **args)
+            elif fn == "nik_region_now":
+                arr = nik_region_now(table, **args, month_end=month_end)
             elif fn == "birth_sex_code":
                 arr = birth_sex_code(table, **args)
             elif fn == "age_years":

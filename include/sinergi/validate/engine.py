@@ -11,19 +11,24 @@
    the row-level expectations in BASIC mode on a pandas frame, and the failing rows from Arrow masks
    with GX's semantics (sinergi.validate.masks); each mask's count must equal GX's
    ``unexpected_count`` or the run fails with ``EngineMismatchError`` (GX remains the authority on
-   *whether* rows fail). Valid rows go to the sink, failing rows to quarantine with every reason;
+   *whether* rows fail). Valid rows go to the sink, failing rows to quarantine with every reason.
+   Row-level ``warn`` rules get masks too: a row breaking one stays valid and lists it in the
+   ``data_quality_flags`` column (``;``-joined, suite order; null when none), published to every
+   party. Unknown values of vocabulary, country and kab/kota columns are counted per value;
 4. :func:`check_month_wide` — the month-wide rules (row count, null rates, column max, uniqueness)
    once, on a narrow frame of the month; the per-chunk counts are summed and merged with them into
    the official result, with statistics and Data Docs (GX plumbing: sinergi.validate.gx);
 5. the outcome by severity (sinergi.validate.outcome): ``quarantine`` rows leave the valid set,
-   ``warn`` is reported, ``stop`` marks the dataset as not publishable this month; then the counts
-   must reconcile (extracted = valid + quarantined).
+   ``warn`` is reported (and flagged per row), ``stop`` marks the dataset as not publishable this
+   month; then the month gates (too many rejected rows, an empty month after months with rows) and
+   the counts must reconcile (extracted = valid + quarantined).
 
 Memory holds one chunk plus a few narrow month-wide columns, so millions of rows fit.
 """
 
 from __future__ import annotations
 
+import collections
 import gc
 import logging
 import uuid
@@ -39,7 +44,7 @@ from sinergi import registry
 from sinergi.chunks import ParquetSource, TableSource, as_source, chunks, column
 from sinergi.errors import DatasetStopped, ReconciliationError
 from sinergi.months import Month
-from sinergi.registry import Dataset
+from sinergi.registry import DATA_QUALITY_FLAGS, Dataset
 from sinergi.validate import derive, gates, gx, masks, monthwide, outcome, suites
 from sinergi.validate.gates import GateOutcome
 from sinergi.validate.outcome import Verdict
@@ -49,6 +54,11 @@ log = logging.getLogger(__name__)
 
 FAILED_RULES = "_failed_rules"
 RUN_ID = "_run_id"
+#: Observed unknown values listed per column in the counts (the most frequent; longer ones cut).
+UNKNOWN_VALUES_TOP = 50
+UNKNOWN_VALUE_CHARS = 60
+#: Suite parameters that hold a closed list of codes a registry column's values are checked against.
+_VALUE_LISTS = ("country_codes", "kabkota_codes")
 
 
 @dataclass
@@ -102,10 +112,24 @@ def reconcile(dataset: str, run_id: str, extracted: int, valid: int, quarantined
 
 
 def _with_failed_rules(table: pa.Table, idx: np.ndarray, rules_per_row: list[list[str]],
-                       run_id: str) -> pa.Table:
+                       run_id: str, flags: pa.Array | None = None) -> pa.Table:
+    """The quarantined rows with their reasons, the run, and the warnings they also carry."""
     q = table.take(pa.array(idx, pa.int64()))
     q = q.append_column(FAILED_RULES, pa.array(rules_per_row, pa.list_(pa.string())))
-    return q.append_column(RUN_ID, pa.array([run_id] * len(idx), pa.string()))
+    q = q.append_column(RUN_ID, pa.array([run_id] * len(idx), pa.string()))
+    return q.append_column(DATA_QUALITY_FLAGS, pa.nulls(len(idx), pa.string()) if flags is None else flags)
+
+
+def flags_column(warned: list[tuple[str, np.ndarray]], n: int) -> pa.Array:
+    """``data_quality_flags``: the names of the warning rules each row breaks, ``;``-joined in the
+    given (suite) order; null when none."""
+    acc = pa.nulls(n, pa.string())
+    for name, mask in warned:
+        if not mask.any():
+            continue
+        joined = pc.binary_join_element_wise(acc, pa.scalar(name), ";")  # null where acc is null
+        acc = pc.if_else(pa.array(mask), pc.coalesce(joined, pa.scalar(name)), acc)
+    return acc
 
 
 def _empty_quarantine(table: pa.Table | pa.Schema, run_id: str) -> pa.Table:
@@ -131,7 +155,8 @@ def _unreadable(dataset: str, month: str, run_id: str, spec: SuiteSpec, source, 
     reconcile(dataset, run_id, n, 0, quarantined.num_rows)
     return ValidationResult(
         dataset, month, run_id, None if valid_sink else source.schema.empty_table(), quarantined,
-        {"extracted": n, "valid": 0, "quarantined": n, "by_rule": {"column_types": n}},
+        {"extracted": n, "valid": 0, "quarantined": n, "by_rule": {"column_types": n},
+         "warnings_by_rule": {}, "unknown_values": {}},
         verdict.gates, True, verdict.stop_reasons, verdict.warnings, outcome.types_summary(spec),
     )
 
@@ -198,6 +223,10 @@ class Split:
     quarantine_parts: list[pa.Table] = field(default_factory=list)
     failures: dict[str, list[np.ndarray]] = field(default_factory=dict)
     valid_count: int = 0
+    #: rows published with each warning rule in their data_quality_flags
+    warned: collections.Counter = field(default_factory=collections.Counter)
+    #: column -> observed value outside its vocabulary / code list -> rows (valid and quarantined)
+    unknown: dict[str, collections.Counter] = field(default_factory=dict)
 
 
 def split_chunks(spec: SuiteSpec, ds: Dataset, source, p: Plan, run_id: str, month: Month, ctx,
@@ -226,17 +255,21 @@ def split_chunks(spec: SuiteSpec, ds: Dataset, source, p: Plan, run_id: str, mon
         gc.collect()  # GX leaves reference cycles around each frame: free the chunk now, not later
         out.meta, out.batch_id = out.meta or dict(result.meta), out.batch_id or result.batch_id
         out.last_result, out.last_params = result, gx_params
-        per_row = _failing_rows(spec, work, result, p, out, offset)
+        per_row, warned = _failing_rows(spec, work, result, p, out, offset)
         del work
+        flags = flags_column(warned, m)
         q_idx = np.array(sorted(per_row), dtype=np.int64)
+        keep = np.ones(m, dtype=bool)
+        keep[q_idx] = False
+        for name, mask in warned:
+            out.warned[name] += int(np.count_nonzero(mask & keep))
         if len(q_idx):
-            keep = np.ones(m, dtype=bool)
-            keep[q_idx] = False
-            valid = chunk.filter(pa.array(keep))
+            valid = chunk.filter(pa.array(keep)).append_column(DATA_QUALITY_FLAGS, flags.filter(pa.array(keep)))
             reasons = [per_row[i] for i in q_idx.tolist()]
-            out.quarantine_parts.append(_with_failed_rules(chunk, q_idx, reasons, run_id))
+            out.quarantine_parts.append(_with_failed_rules(chunk, q_idx, reasons, run_id,
+                                                           flags.take(pa.array(q_idx, pa.int64()))))
         else:
-            valid = chunk
+            valid = chunk.append_column(DATA_QUALITY_FLAGS, flags)
         out.valid_count += valid.num_rows
         sink(valid)
         offset += m
@@ -244,18 +277,20 @@ def split_chunks(spec: SuiteSpec, ds: Dataset, source, p: Plan, run_id: str, mon
 
 
 def _failing_rows(spec: SuiteSpec, work: pa.Table, result, p: Plan, out: Split,
-                  offset: int) -> dict[int, list[str]]:
-    """Row (within the chunk) -> the quarantine rules it fails, in suite order; records the chunk's
-    results and failures in ``out``."""
+                  offset: int) -> tuple[dict[int, list[str]], list[tuple[str, np.ndarray]]]:
+    """Row (within the chunk) -> the quarantine rules it fails, in suite order, and the row masks of
+    the row-level warning rules (suite order); records the chunk's results, failures and unknown
+    values in ``out``."""
     by_rule = gx.result_by_rule(result)
     m = work.num_rows
     per_row: dict[int, list[str]] = {}
+    warned: list[tuple[str, np.ndarray]] = []
     for rule in spec.rules:  # suite order: a row lists its failed rules in that order
         if rule.rule in p.chunk_names:
             r = by_rule[rule.rule]
             out.chunk_results.setdefault(rule.rule, []).append(r)
             gx.raise_if_raised(spec, rule, r)
-            if rule.severity != "quarantine":
+            if rule.severity == "stop" or not rule.row_level:
                 continue
             mask = masks.unexpected_mask(work, rule, p.params)
             count = pc.sum(mask).as_py() or 0
@@ -263,6 +298,11 @@ def _failing_rows(spec: SuiteSpec, work: pa.Table, result, p: Plan, out: Split,
             if gx_count is not None and gx_count != count:
                 raise masks.EngineMismatchError(f"{spec.name}: rule {rule.rule}: GX counts {gx_count} "
                                                 f"unexpected rows, Arrow mask {count}")
+            if count and _lists_values(rule):
+                _count_unknown(work, rule, mask, out)
+            if rule.severity == "warn":
+                warned.append((rule.rule, pc.fill_null(mask, False).to_numpy(zero_copy_only=False)))
+                continue
             idx = np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False)) if count else []
         elif rule.rule in p.unique_failing:
             g = p.unique_failing[rule.rule]
@@ -273,7 +313,30 @@ def _failing_rows(spec: SuiteSpec, work: pa.Table, result, p: Plan, out: Split,
             per_row.setdefault(int(i), []).append(rule.rule)
         if len(idx):
             out.failures.setdefault(rule.rule, []).append(np.asarray(idx))
-    return per_row
+    return per_row, warned
+
+
+def _lists_values(rule) -> bool:
+    """A membership rule of a registry column against a vocabulary or a code list: its unexpected
+    values are observed spellings (not personal data) worth listing for the producer."""
+    column = rule.kwargs.get("column")
+    return (rule.type == "expect_column_values_to_be_in_set" and isinstance(column, str)
+            and not column.startswith("_")
+            and any(p.startswith("vocab_") or p in _VALUE_LISTS for p in rule.parameters()))
+
+
+def _count_unknown(work: pa.Table, rule, mask, out: Split) -> None:
+    column = rule.kwargs["column"]
+    values = work.column(column).filter(pc.fill_null(mask, False))
+    counts = out.unknown.setdefault(column, collections.Counter())
+    for item in pc.value_counts(values).to_pylist():
+        counts[str(item["values"])[:UNKNOWN_VALUE_CHARS]] += int(item["counts"])
+
+
+def unknown_values(unknown: dict[str, collections.Counter]) -> dict[str, dict[str, int]]:
+    """``{column: {value: rows}}``, the UNKNOWN_VALUES_TOP most frequent values per column."""
+    return {c: dict(sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))[:UNKNOWN_VALUES_TOP])
+            for c, v in sorted(unknown.items()) if v}
 
 
 # ------------------------------------------------------------------------ 4. the month-wide rules
@@ -310,6 +373,8 @@ def validate(
     *,
     suite: SuiteSpec | None = None,
     valid_sink: Callable[[pa.Table], None] | None = None,
+    malformed: int = 0,
+    allow_empty: bool = False,
 ) -> ValidationResult:
     """Validate one month's extract of a dataset against ``expectations/<dataset>.json``.
 
@@ -345,9 +410,12 @@ def validate(
 
     quarantined = (pa.concat_tables(s.quarantine_parts) if s.quarantine_parts
                    else _empty_quarantine(source.schema, run_id))
+    outcome.month_gates(spec, verdict, rows=n, quarantined=quarantined.num_rows, malformed=malformed,
+                        valid=s.valid_count, history=history, allow_empty=allow_empty)
     valid_table = None
     if valid_sink is None:
-        valid_table = pa.concat_tables(valid_parts) if valid_parts else source.schema.empty_table()
+        valid_table = pa.concat_tables(valid_parts) if valid_parts else \
+            source.schema.append(pa.field(DATA_QUALITY_FLAGS, pa.string())).empty_table()
     by_rule_counts = {k: int(sum(len(i) for i in v)) for k, v in s.failures.items()}
     reconcile(dataset, run_id, n, s.valid_count, quarantined.num_rows)
     summary = outcome.summary(spec, result, p.params, p.skip)
@@ -360,6 +428,8 @@ def validate(
     return ValidationResult(
         dataset, str(month), run_id, valid_table, quarantined,
         {"extracted": n, "valid": s.valid_count, "quarantined": quarantined.num_rows,
-         "by_rule": by_rule_counts},
+         "by_rule": by_rule_counts,
+         "warnings_by_rule": {r.rule: s.warned[r.rule] for r in spec.rules if s.warned.get(r.rule)},
+         "unknown_values": unknown_values(s.unknown)},
         verdict.gates, verdict.stopped, verdict.stop_reasons, verdict.warnings, summary, docs_path,
     )

@@ -58,6 +58,9 @@ def _mask(table: pa.Table, rule: Rule, params: dict) -> pa.ChunkedArray:
     if t == "expect_column_values_to_match_regex":
         col = table[kw["column"]]
         return _and_valid(col, pc.invert(pc.match_substring_regex(col, kw["regex"])))
+    if t == "expect_column_values_to_not_match_regex":
+        col = table[kw["column"]]
+        return _and_valid(col, pc.match_substring_regex(col, kw["regex"]))
     if t == "expect_column_values_to_be_between":
         col = table[kw["column"]]
         bad = pa.array([False] * table.num_rows, pa.bool_())

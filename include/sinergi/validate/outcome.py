@@ -17,6 +17,14 @@ from sinergi.validate.gates import GateOutcome
 from sinergi.validate.gx import raise_if_raised, result_by_rule
 from sinergi.validate.suites import SuiteError, SuiteSpec
 
+#: The suite's table checks (``meta.sinergi.table_checks``) and their defaults: a suite that does
+#: not declare reject_share or empty_month gets them with these settings.
+TABLE_CHECKS = {
+    "column_types": {"severity": "stop"},
+    "reject_share": {"severity": "stop", "max_share": 0.05, "min_rows": 50},
+    "empty_month": {"severity": "stop"},
+}
+
 
 @dataclass
 class Verdict:
@@ -35,8 +43,10 @@ def column_types(spec: SuiteSpec, problems: list[str], verdict: Verdict) -> None
     """The suite's table checks (``column_types``) on the Arrow schema's problems. Types cannot be
     waived: with any problem the rows cannot be checked, so the dataset stops whatever the severity."""
     for tc in spec.table_checks:
+        if tc["rule"] not in TABLE_CHECKS:
+            raise SuiteError(f"{spec.name}: unknown table check {tc['rule']!r}; known: {list(TABLE_CHECKS)}")
         if tc["rule"] != "column_types":
-            raise SuiteError(f"{spec.name}: unknown table check {tc['rule']!r}")
+            continue
         msg = (f"column_types: {'; '.join(problems)}" if problems
                else "column_types: all registry columns have their canonical types")
         status = "failed" if problems else "passed"
@@ -122,3 +132,58 @@ def types_summary(spec: SuiteSpec) -> dict:
     """The summary of a run stopped by column types (GX did not run)."""
     return {"suite": spec.name, "success": False, "statistics": {}, "expectations": [], "skipped": [],
             "error": "column types do not match the registry; GX not run"}
+
+
+def _table_check(spec: SuiteSpec, rule: str) -> dict:
+    declared = next((tc for tc in spec.table_checks if tc["rule"] == rule), {})
+    return {**TABLE_CHECKS[rule], **declared}
+
+
+def _gate(verdict: Verdict, rule: str, severity: str, failed: bool, msg: str, observed=None,
+          expected: dict | None = None) -> None:
+    verdict.gates.append(GateOutcome(rule, severity, "failed" if failed else "passed", msg, "month gate",
+                                     observed, expected or {}))
+    if failed and severity == "stop":
+        verdict.stop_reasons.append(msg)
+    elif failed:
+        verdict.warnings.append(msg)
+
+
+def month_gates(spec: SuiteSpec, verdict: Verdict, *, rows: int, quarantined: int, malformed: int, valid: int,
+                history: list[int] | None, allow_empty: bool) -> None:
+    """The month-level gates on the split: too many rejected rows (``reject_share``), and a month
+    with nothing to publish after months with rows (``empty_month``, unless the operator allows it).
+
+    ``rows`` are the rows validated; ``malformed`` the source lines extraction could not parse (they
+    never reached validation, but they are rejected rows of the month all the same)."""
+    tc = _table_check(spec, "reject_share")
+    source_rows, rejected = rows + malformed, quarantined + malformed
+    max_share, min_rows = float(tc["max_share"]), int(tc.get("min_rows", 0))
+    share = rejected / source_rows if source_rows else 0.0
+    expected = {"max_share": max_share, "min_rows": min_rows}
+    if source_rows < min_rows:
+        verdict.gates.append(GateOutcome(
+            "reject_share", tc["severity"], "skipped",
+            f"reject_share skipped: {source_rows} source rows, fewer than min_rows={min_rows}", "month gate",
+            {"rejected": rejected, "source_rows": source_rows}, expected))
+    else:
+        _gate(verdict, "reject_share", tc["severity"], share > max_share,
+              f"reject_share: {rejected} of {source_rows} source rows rejected ({quarantined} quarantined, "
+              f"{malformed} malformed) = {share:.2%}, ceiling {max_share:.0%}",
+              {"rejected": rejected, "source_rows": source_rows, "share": round(share, 4)}, expected)
+    tc = _table_check(spec, "empty_month")
+    before = [h for h in (history or []) if h]
+    if valid:
+        return
+    if not before:
+        _gate(verdict, "empty_month", tc["severity"], False,
+              "empty_month: no row to publish, and no earlier month had rows either", {"valid": 0})
+    elif allow_empty:
+        _gate(verdict, "empty_month", tc["severity"], False,
+              f"empty_month: no row to publish after months with rows ({before[-1]} in the last); published "
+              "empty because the operator allowed it (allow_empty)", {"valid": 0, "allow_empty": True})
+    else:
+        _gate(verdict, "empty_month", tc["severity"], True,
+              f"empty_month: no row to publish although the trailing months had rows ({before[-1]} in the "
+              "last): a missing or broken export? Fix the source, or re-run with allow_empty=true if the "
+              "month really had none", {"valid": 0, "allow_empty": False})
