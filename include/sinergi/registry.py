@@ -31,7 +31,7 @@ SCHEMA_VERSION = 1
 DATASET_KEYS = frozenset({"scope", "source", "record_id", "person_key", "suite", "references", "workplan",
                           "en", "id", "counting_basis", "columns", "date_order", "event_date", "snapshot"})
 COLUMN_KEYS = frozenset({"name", "type", "role", "en", "id", "headers", "normalise", "derive", "required",
-                         "future_allowed"})
+                         "future_allowed", "issued_by"})
 
 
 class RegistryError(ConfigError):
@@ -52,6 +52,10 @@ class Column:
     required: bool = False
     #: a date that may lie after the month being processed (a validity horizon, a planned end)
     future_allowed: bool = False
+    #: the source system that issued this record id (a person's record there): whoever runs that
+    #: system maps it straight back to the person, so the policy publishes it as is only to a party
+    #: that owns the system and as a keyed token to any other (transform ``record``)
+    issued_by: str | None = None
 
     @property
     def arrow_type(self):
@@ -162,6 +166,11 @@ def _column(dataset: str, i: int, raw: dict) -> Column:
             raise RegistryError(f"{where}.{flag}: must be true or false, got {raw[flag]!r}")
     if raw.get("future_allowed") and raw["type"] != "date":
         raise RegistryError(f"{where}.future_allowed: only a date column can be allowed in the future")
+    issued_by = raw.get("issued_by")
+    if issued_by is not None and (not isinstance(issued_by, str) or raw["type"] != "string"
+                                  or raw["role"] != "direct_identifier"):
+        raise RegistryError(f"{where}.issued_by: only a string direct_identifier column (a person's record id) "
+                            "names the system that issued it")
     return Column(
         name=raw["name"],
         type=raw["type"],
@@ -174,6 +183,7 @@ def _column(dataset: str, i: int, raw: dict) -> Column:
         derive_via=derive.get("via"),
         required=raw.get("required", False),
         future_allowed=raw.get("future_allowed", False),
+        issued_by=issued_by,
     )
 
 
@@ -252,8 +262,14 @@ def _dataset(name: str, raw: dict) -> Dataset:
 
 
 def _check_references(found: dict[str, Dataset]) -> None:
-    """Every referenced dataset exists, and no dataset depends on itself (directly or not)."""
+    """Every referenced dataset exists, no dataset depends on itself (directly or not), and every
+    ``issued_by`` names a source system of the registry."""
+    systems = {ds.source.system for ds in found.values()}
     for ds in found.values():
+        for c in ds.columns:
+            if c.issued_by is not None and c.issued_by not in systems:
+                raise RegistryError(f"datasets.yaml: {ds.name}.columns[{c.name}].issued_by: {c.issued_by!r} is not "
+                                    f"a source system ({', '.join(sorted(systems))})")
         for column, target in ds.references.items():
             if target not in found:
                 raise RegistryError(f"datasets.yaml: {ds.name}.references.{column}: no dataset {target!r}")
@@ -293,6 +309,11 @@ def get(name: str) -> Dataset:
         return datasets()[name]
     except KeyError:
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(datasets())}") from None
+
+
+def systems() -> list[str]:
+    """The source systems the datasets come from (siskop2mi, disnaker, dinkes, dinsos), sorted."""
+    return sorted({ds.source.system for ds in datasets().values()})
 
 
 def names(scope: str | None = None) -> list[str]:
