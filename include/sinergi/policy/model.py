@@ -244,6 +244,7 @@ class AttackerModel(_Model):
     knowable columns themselves are the registry's ``quasi_identifier`` columns)."""
 
     description: str = Field(min_length=20)
+    description_id: str = Field(min_length=20)  # the same in Bahasa Indonesia (DPIA draft)
     #: per sensitive column, the values whose disclosure harms (default: every value): a class
     #: holding one of them must hold >= l distinct values of the column (l-diversity)
     sensitive_values: dict[str, list[str]] = {}
