@@ -165,7 +165,7 @@ def test_ropa_prints_the_release_plan_share_applies(tmp_path):
     t = canonical_table("placements", 30, people=people(30, seed=4))
     _, rep = share(t, "placements", "lampung", pol, Keyring.from_master(b"unit-test master secret, 32 bytes"))
     k = rep["k_anonymity"]
-    assert k["quasi_identifiers"] == list(plan.quasi_identifiers) and k["k_requested"] == plan.k
+    assert rep["disclosure"]["quasi_identifiers"] == list(plan.quasi_identifiers) and k["k_requested"] == plan.k
     assert [s["step"] for s in k["steps"]] == plan.step_labels
 
 

@@ -115,8 +115,12 @@ def disclosure_report(plan: ReleasePlan, k_report: dict) -> dict:
         "withheld": dict(k_report["withheld"]),
         "dates": plan.date_grains,
         "record_ids": plan.record_columns,
-        "shared_attributes": plan.shared_attributes,
     }
+
+
+#: What the engine reports that ``disclosure`` already carries (kept once in the manifest and the XCom).
+_IN_DISCLOSURE = ("quasi_identifiers", "sensitive", "sensitive_values", "cells_generalised", "withheld",
+                  "persons_unique_before", "persons_unique_after", "persons_in", "persons_out", "rows_suppressed_by")
 
 
 def share(
@@ -132,8 +136,8 @@ def share(
 
     Returns (table ready to publish, report). The table has exactly ``shared_schema(...)``; the
     report (JSON-able) has rows_in, rows_filtered_out, rows_suppressed (by reason: k_anonymity,
-    l_diversity), rows_out, k_anonymity (the engine's full report), disclosure (the measured risk,
-    :func:`disclosure_report`), key_versions, transforms, columns_out, leak_guard.
+    l_diversity), rows_out, k_anonymity (the engine's steps and class counts), disclosure (the
+    measured risk, :func:`disclosure_report`), key_versions, transforms, columns_out, leak_guard.
     """
     plan = release_plan(policy, dataset, party)
     entry = plan.entry
@@ -214,7 +218,7 @@ def share(
         "row_filter": entry.row_filter.describe() if entry.row_filter else None,
         "rows_suppressed": dict(k_report["rows_suppressed_by"]),
         "rows_out": out.num_rows,
-        "k_anonymity": k_report,
+        "k_anonymity": {k: v for k, v in k_report.items() if k not in _IN_DISCLOSURE},
         "disclosure": disclosure_report(plan, k_report),
         "key_versions": key_versions,
         "transforms": plan.transforms,
