@@ -194,18 +194,30 @@ def leak_guard(
 # --- k-anonymity -----------------------------------------------------------------------------
 
 
+def _codes(col: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, int]:
+    """(int64 dictionary code of each value, number of distinct values); null is a value of its own."""
+    enc = pc.dictionary_encode(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col,
+                               null_encoding="encode")
+    return enc.indices.cast(pa.int64()), max(len(enc.dictionary), 1)
+
+
+def _combine(codes: list[tuple[pa.Array, int]], n: int) -> pa.Array:
+    """Dense int64 class id from per-column codes: a mixed-radix key, re-densified only when the
+    radix product could overflow int64 (most combinations of a release fit without it)."""
+    if not codes:
+        return pa.array(np.zeros(n, dtype=np.int64))
+    key, bound = codes[0]
+    for idx, size in codes[1:]:
+        if bound * size >= 2**62:
+            enc = pc.dictionary_encode(key)
+            key, bound = enc.indices.cast(pa.int64()), max(len(enc.dictionary), 1)
+        key, bound = pc.add(pc.multiply(key, size), idx), bound * size
+    return pc.dictionary_encode(key).indices.cast(pa.int64()) if len(codes) > 1 else key
+
+
 def class_ids(table: pa.Table, columns: list[str]) -> pa.Array:
     """Dense int64 id of each row's combination of ``columns`` (nulls are a value)."""
-    key = None
-    for c in columns:
-        enc = pc.dictionary_encode(table.column(c).combine_chunks(), null_encoding="encode")
-        idx = enc.indices.cast(pa.int64())
-        if key is None:
-            key = idx
-        else:  # combine, then re-densify so the mixed-radix key never overflows
-            key = pc.add(pc.multiply(key, len(enc.dictionary)), idx)
-            key = pc.dictionary_encode(key).indices.cast(pa.int64())
-    return key if key is not None else pa.array([0] * table.num_rows, pa.int64())
+    return _combine([_codes(table.column(c)) for c in columns], table.num_rows)
 
 
 def class_sizes(ids: pa.Array) -> tuple[pa.Array, int]:
@@ -273,10 +285,14 @@ def evaluate(
     ``persons``: one key per row (None: every row is a person of its own). Classes are the distinct
     combinations of the quasi-identifiers, a null being a value of its own.
     """
+    return _measure(table, class_ids(table, quasi_identifiers), _persons(persons, table.num_rows), k,
+                    list(sensitive), l, dict(sensitive_values or {}))
+
+
+def _measure(table: pa.Table, ids: pa.Array, persons: pa.Array, k: int, sensitive: list[str], l: int,  # noqa: E741
+             values: Mapping[str, Iterable[str]]) -> dict:
+    """``evaluate`` on precomputed class ids and dense person codes."""
     n = table.num_rows
-    persons = _persons(persons, n)
-    sensitive, values = list(sensitive), dict(sensitive_values or {})
-    ids = class_ids(table, quasi_identifiers)
     out = {"classes": 0, "k": None, "l": None, "persons": 0, "persons_unique": None,
            "row_persons": pa.array([], pa.int64()), "k_fail": pa.array([], pa.bool_()),
            "l_fail": pa.array([], pa.bool_())}
@@ -356,7 +372,12 @@ def k_anonymise(
         "steps": [], "rows_suppressed": 0, "rows_suppressed_by": {"k_anonymity": 0, "l_diversity": 0},
         "suppressed_reason": SUPPRESSION_REASON, "cells_generalised": {}, "withheld": {},
     }
-    ev = evaluate(table, qis, persons, k, sensitive, l, values)
+    codes = {c: _codes(table.column(c)) for c in qis}  # re-encoded only for the columns a step changes
+
+    def measure() -> dict:
+        return _measure(table, _combine([codes[c] for c in qis], table.num_rows), persons, k, sensitive, l, values)
+
+    ev = measure()
     report.update(classes_before=ev["classes"], k_before=ev["k"], l_before=ev["l"], persons_in=ev["persons"],
                   persons_unique_before=ev["persons_unique"])
     if not applicable or n_in == 0:
@@ -386,7 +407,8 @@ def k_anonymise(
             diff = pc.fill_null(pc.not_equal(new, col), pc.is_valid(col))
             changed = diff if changed is None else pc.or_(changed, diff)
             table = table.set_column(table.schema.get_field_index(name), table.schema.field(name), new)
-        ev = evaluate(table, qis, persons, k, sensitive, l, values)
+            codes[name] = _codes(new)
+        ev = measure()
         at_risk = pc.or_(ev["k_fail"], ev["l_fail"])
         report["steps"].append({"step": step.label, "rows_generalised": count(changed),
                                 "rows_at_risk_after": count(at_risk)})
@@ -396,7 +418,8 @@ def k_anonymise(
         keep = pc.invert(at_risk)
         table, persons = table.filter(keep), persons.filter(keep)
         original = {c: v.filter(keep) for c, v in original.items()}
-        ev = evaluate(table, qis, persons, k, sensitive, l, values)  # suppression removes whole classes
+        codes = {c: (idx.filter(keep), size) for c, (idx, size) in codes.items()}
+        ev = measure()  # suppression removes whole classes
     for c in qis:
         changed, blanked = _changed(original[c], table.column(c).combine_chunks())
         if changed:

@@ -239,9 +239,11 @@ def test_a_raw_record_id_in_another_column_is_blocked(policy):
     assert out.num_rows == 30
 
 
-def test_k_counts_persons_in_a_release(policy):
+@pytest.mark.parametrize("nik", ["token", "drop"])
+def test_k_counts_persons_in_a_release(policy, nik):
     """Seven people, each with one health check of the same class except one with six: by rows the
-    class of the sixfold person would pass k = 5, by persons it does not."""
+    class of the sixfold person would pass k = 5, by persons it does not. Persons are counted by the
+    release's own person token, or (NIK not published) by the pipeline's internal person key."""
     one = people(1, seed=8, kab="1807")
     others = people(6, seed=9, kab="1801")
     t = canonical_table("health_checks", 6, people=one)
@@ -251,8 +253,11 @@ def test_k_counts_persons_in_a_release(policy):
     t = t.set_column(t.schema.get_field_index("birth_date"), "birth_date", pa.array([dt.date(1995, 1, 1)] * 12))
     t = t.set_column(t.schema.get_field_index("check_date"), "check_date", pa.array([dt.date(2025, 7, 2)] * 12))
     pol = policy.model_copy(deep=True)
-    pol.parties["lampung"].datasets["health_checks"].k_steps = []
+    entry = pol.parties["lampung"].datasets["health_checks"]
+    entry.k_steps = []
+    entry.columns = {**entry.columns, "nik": entry.columns["full_name"] if nik == "drop" else entry.columns["nik"]}
     out, rep = share(t, "health_checks", "lampung", pol, KEYRING)
+    assert ("nik_token" in out.column_names) == (nik == "token")
     assert out.num_rows == 6 and set(out.column("kabkota_code").to_pylist()) == {"1801"}
     d = rep["disclosure"]
     assert d["counted_over"] == "persons" and d["k_achieved"] == 6 and d["rows_suppressed"] == 6

@@ -4,8 +4,9 @@
 by chunk; record ids of a system the party does not own become its keyed tokens, dates are cut to
 their month or ISO week) -> k-anonymity over persons and l-diversity -> leak guard, and returns the
 table to publish plus a JSON-able report for the manifest, whose ``disclosure`` part is the measured
-risk of the release. Persons are counted with the pipeline's internal person key (the link key of
-the NIK under ``Keyring.internal_key("person")``), computed here from the NIK and never published. ``shared_schema()`` gives the output schema from the policy alone (deterministic).
+risk of the release. Persons are counted by a keyed HMAC of the normalised NIK: the release's own
+person token where it publishes one, else the pipeline's internal person key (the link key of the NIK
+under ``Keyring.internal_key("person")``), computed here and never published. ``shared_schema()`` gives the output schema from the policy alone (deterministic).
 The leak guard's exact-match list holds the values of every direct identifier that is not kept
 (dropped, tokenised or generalised: names, addresses, phones, passports, NIKs), taken from all input
 rows; quasi-identifier codes are not in it, because codes legitimately recur (a regency's BPS code
@@ -157,6 +158,11 @@ def share(
     schema = _schema(plan, policy)
     rows_in, parts, key_versions, person_parts = 0, [], {}, []
     person_col = plan.person_key if plan.counted_over == "persons" else None
+    # Persons are counted by a keyed HMAC of the normalised NIK: the release's own person token when it
+    # publishes one (the same partition of rows into persons, without hashing every NIK twice), else
+    # the pipeline's internal link key of the NIK (Keyring.internal_key("person")).
+    person_token = next((o.name for o in plan.columns if o.source == person_col and o.spec.transform == "token"
+                         and o.field == "person" and o.normaliser == "nik"), None)
     for data in chunks(source, [c for c in names if c in needed]):  # one chunk of the month at a time
         rows_in += data.num_rows
         if entry.row_filter is not None:
@@ -182,12 +188,17 @@ def share(
             else:
                 arrays[o.name] = _age_band(src, data.column(o.spec.reference), o.spec.band_width)
         parts.append(pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema))
-        if person_col is not None:  # the internal person key: counted over, never published
+        if person_col is not None and person_token is None:  # the internal person key: never published
             with stage("tokens"):
                 person_parts.append(link_keys(data.column(person_col), keyring.internal_key("person"), "nik"))
     out = pa.concat_tables(parts).combine_chunks()
     del parts
-    persons = (pa.concat_arrays(person_parts) if person_parts else pa.array([], pa.int64())) if person_col else None
+    if person_col is None:
+        persons = None
+    elif person_token is not None:
+        persons = out.column(person_token)
+    else:
+        persons = pa.concat_arrays(person_parts) if person_parts else pa.array([], pa.int64())
     del person_parts
     rows_filtered_out = rows_in - out.num_rows
     dropped = {c: column_chunks(source, c) for c in dropped_columns}
