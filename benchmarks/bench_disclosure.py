@@ -6,9 +6,10 @@ For each scale it simulates one month (no defects: every row is valid, as after 
 extracts every dataset and runs the real ``share()`` for every party x dataset of the default
 policy. Per release it prints
 
-* risk: persons in the release; the share of persons unique on the release's quasi-identifiers
-  with the dates exact (as published before issue 16), after the policy's generalisation (month,
-  age band) and after disclosure control (k over persons, l); k and l achieved;
+* risk: persons in the release; the share of persons unique on the quasi-identifiers: every
+  knowable column of the registry published with exact dates and no disclosure control (roughly
+  the exposure before issue 16), the release's own columns with exact dates, after the policy's
+  generalisation (month, age band) and after disclosure control (k over persons, l); k and l achieved;
 * information loss: rows suppressed (k / l), and per quasi-identifier the share of published cells
   withheld (blanked) or generalised (age band widened) by disclosure control; the share of
   published date cells coarser than the exact day (policy generalisation plus withheld cells).
@@ -61,12 +62,29 @@ def exact_dates_policy(policy):
     return bare
 
 
+def all_knowable_policy(policy):
+    """Every knowable (quasi-identifier) column of the registry published, dates to the day, no disclosure
+    control: roughly what the releases exposed before issue 16 (which published all of them, with
+    k = 5 counted over rows on sex, age band, kab/kota, kecamatan and education only)."""
+    from sinergi.policy.model import ColumnSpec
+
+    bare = exact_dates_policy(policy)
+    for party in bare.parties.values():
+        for name, e in party.datasets.items():
+            for col in registry.get(name).columns:
+                spec = e.columns.get(col.name)
+                if col.role != "quasi_identifier" or (spec is not None and spec.transform == "generalise"):
+                    continue
+                e.columns[col.name] = ColumnSpec(transform="keep", justification="benchmark baseline")
+    return bare
+
+
 def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f} %"
 
 
 def measure(tables: dict[str, pa.Table], policy, keyring) -> list[dict]:
-    bare = exact_dates_policy(policy)
+    bare, before = exact_dates_policy(policy), all_knowable_policy(policy)
     rows = []
     for ds, table in tables.items():
         for party in policy.recipients(ds):
@@ -83,6 +101,9 @@ def measure(tables: dict[str, pa.Table], policy, keyring) -> list[dict]:
                 src = table.filter(row_mask(plan.entry.row_filter, table)) if plan.entry.row_filter else table
                 persons = link_keys(src.column(plan.person_key), keyring.internal_key("person"), "nik")
                 row["unique_exact"] = evaluate(exact, list(plan.quasi_identifiers), persons)["persons_unique"]
+                old, _ = share(table, ds, party, before, keyring)
+                old_qis = list(release_plan(before, ds, party).quasi_identifiers)
+                row["unique_before16"] = evaluate(old, old_qis, persons)["persons_unique"]
             n = max(out.num_rows, 1)
             row["withheld"] = {c: v / n for c, v in d["withheld"].items()}
             row["widened"] = {c: (d["cells_generalised"].get(c, 0) - d["withheld"].get(c, 0)) / n
@@ -97,9 +118,9 @@ def measure(tables: dict[str, pa.Table], policy, keyring) -> list[dict]:
 
 def render(scale: str, month: str, rows: list[dict]) -> str:
     out = [f"### `--scale {scale}` ({month})", "",
-           "| dataset | party | rows (source → release → published) | persons | unique: exact dates → policy → "
-           "published | k / l achieved | rows suppressed (k, l) | dates coarsened | cells withheld by disclosure "
-           "control (share of published rows) |",
+           "| dataset | party | rows (source → release → published) | persons | unique: all knowable columns "
+           "exact → published columns exact → policy → published | k / l achieved | rows suppressed (k, l) | "
+           "dates coarsened | cells withheld by disclosure control (share of published rows) |",
            "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         d, plan = r["d"], r["plan"]
@@ -114,7 +135,8 @@ def render(scale: str, month: str, rows: list[dict]) -> str:
         sup = d["rows_suppressed_by"]
         out.append(
             f"| {r['dataset']} | {r['party']} | {r['rows_source']} → {r['rows_release']} → {r['rows_out']} "
-            f"| {d['persons_in']} | {pct(r.get('unique_exact'))} → {pct(d['persons_unique_before'])} → "
+            f"| {d['persons_in']} | {pct(r.get('unique_before16'))} → {pct(r.get('unique_exact'))} → "
+            f"{pct(d['persons_unique_before'])} → "
             f"{pct(d['persons_unique_after'])} | {d['k_achieved']} / {l_text} | {d['rows_suppressed']} "
             f"({sup['k_anonymity']}, {sup['l_diversity']}) | {pct(r['dates_coarsened'])} | {loss} |")
     total_in = sum(r["rows_release"] for r in rows if r["plan"].counted_over)
