@@ -211,6 +211,11 @@ def test_record_ids_link_inside_a_party_and_nowhere_else(policy):
     toks = lp.column("placement_id_token")
     assert pc.all(pc.match_substring_regex(toks, TOKEN_PATTERN)).as_py()
     assert toks.to_pylist() == lr.column("placement_id_token").to_pylist()  # returns link to placements
+    regs = canonical_table("cpmi_registrations", 120, people=folks, lampung_share=1.0)
+    regs = regs.set_column(regs.schema.get_field_index("registration_id"), "registration_id",
+                           placements.column("registration_id"))
+    lc, _ = share(regs, "cpmi_registrations", "lampung", no_protection(policy, "cpmi_registrations"), KEYRING)
+    assert lc.column("registration_id_token").to_pylist() == lp.column("registration_id_token").to_pylist()
     assert set(toks.to_pylist()).isdisjoint(ids.to_pylist())  # SISKOP2MI cannot look them up
     assert rep["key_versions"]["placement_id_token"]["field"] == "record"
     assert rep["key_versions"]["placement_id_token"]["system"] == "siskop2mi"
