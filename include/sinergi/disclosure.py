@@ -1,20 +1,36 @@
-"""Disclosure control before a release: k-anonymity (generalise, then suppress) and the leak guard.
+"""Disclosure control before a release: k-anonymity over persons and l-diversity (generalise, then
+suppress), and the leak guard.
 
-k-anonymity (``k_anonymise``)
-    Equivalence classes are the distinct combinations of the release's quasi-identifiers (after
-    the party's transforms, e.g. age_band, sex, kabkota_code, kecamatan_code, education; a null is
-    a value of its own). Rows in classes smaller than k are generalised further *locally* (only
-    those rows), one step at a time — by default age band 5 -> 10 years, kecamatan dropped
-    (kab/kota stays), age band -> 20 years, education dropped, kab/kota dropped (province stays) —
-    re-counting after each step; rows still in small
-    classes are then suppressed (removed, counted with reason ``k_anonymity``). Local recoding keeps
-    the detail of every row that is already safe; the column types never change, so the published
-    schema stays deterministic. Every published class has >= k rows. Counting is done with Arrow
-    ``group_by`` on a dense class id (dictionary codes of each QI combined), no pandas.
+k-anonymity and l-diversity (``k_anonymise``; measured by ``evaluate``)
+    Equivalence classes are the distinct combinations of the release's quasi-identifiers — every
+    published column an outsider, a neighbour or the other party could know (after the party's
+    transforms: age band, sex, kab/kota, kecamatan, education, destination, job, P3MI, dates
+    generalised to the month, ...; a null is a value of its own). A class's size is the number of
+    distinct **persons** in it (the pipeline's internal person key, given per row as ``persons``),
+    not rows: five rows of one person are one person. A class fails k when it holds fewer than k
+    persons, and fails l when it holds a harmful value of a sensitive column (health result,
+    complaint type, ...; by default every value, or the policy's ``sensitive_values``) but fewer
+    than l distinct values of that column (nulls do not count), so a neighbour who places a person
+    in the class cannot tell which value is hers.
 
-    Limits (documented in the record of processing): k-anonymity says nothing about the diversity
-    of sensitive values inside a class (l-diversity), and a party that links its own releases with
-    tokens over many months can narrow classes (composition); k is a floor, not a guarantee.
+    Rows in failing classes are generalised further *locally* (only those rows), one step at a
+    time — by default age band 5 -> 10 years, kecamatan dropped, dates other than the event date
+    dropped, age band -> 20 years, the remaining specific columns dropped (job order, P3MI, scheme,
+    ..., education), the event date dropped, kab/kota dropped (province stays) — re-measuring
+    after each step; rows still in failing classes are then suppressed (removed, counted by reason
+    ``k_anonymity`` / ``l_diversity``). Generalisation only ever merges classes, so the set of rows
+    at risk shrinks monotonically and suppression removes whole classes: every published class
+    holds >= k persons (and >= l values where it holds a harmful one). Local recoding keeps the
+    detail of every row that is already safe; column types never change, so the published schema
+    stays deterministic. The report gives the information lost: rows suppressed, cells generalised
+    and cells withheld (blanked) per column, and the share of persons unique on the
+    quasi-identifiers before and after. Counting is Arrow ``group_by`` on a dense class id
+    (dictionary codes of each QI combined), no pandas.
+
+    Limits (stated in the record of processing): classes are per release and month — a party that
+    links its own releases over months by token can narrow them (composition); the owner of a
+    source system knows every column of its own records, including attributes that are not
+    quasi-identifiers; k and l are floors, not guarantees.
 
 Leak guard (``leak_guard``)
     Scans every string column of the outgoing table for raw NIK (16 digits), Indonesian mobile
@@ -30,6 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -40,7 +57,7 @@ from sinergi.safeguards import DROPPED_VALUES, PATTERNS, REGION_COLUMNS, Step, d
 # model checks names against them; they are re-exported here with the engines that apply them.
 __all__ = [
     "MIN_FORBIDDEN_LEN", "PATTERNS", "PROBE_BATCH", "REGION_COLUMNS", "SUPPRESSION_REASON", "LeakError", "Step",
-    "class_ids", "class_sizes", "default_steps", "k_anonymise", "leak_guard", "parse_step", "widen_band",
+    "class_ids", "class_sizes", "default_steps", "evaluate", "k_anonymise", "leak_guard", "parse_step", "widen_band",
 ]
 
 SUPPRESSION_REASON = "k_anonymity"
@@ -177,18 +194,30 @@ def leak_guard(
 # --- k-anonymity -----------------------------------------------------------------------------
 
 
+def _codes(col: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, int]:
+    """(int64 dictionary code of each value, number of distinct values); null is a value of its own."""
+    enc = pc.dictionary_encode(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col,
+                               null_encoding="encode")
+    return enc.indices.cast(pa.int64()), max(len(enc.dictionary), 1)
+
+
+def _combine(codes: list[tuple[pa.Array, int]], n: int) -> pa.Array:
+    """Dense int64 class id from per-column codes: a mixed-radix key, re-densified only when the
+    radix product could overflow int64 (most combinations of a release fit without it)."""
+    if not codes:
+        return pa.array(np.zeros(n, dtype=np.int64))
+    key, bound = codes[0]
+    for idx, size in codes[1:]:
+        if bound * size >= 2**62:
+            enc = pc.dictionary_encode(key)
+            key, bound = enc.indices.cast(pa.int64()), max(len(enc.dictionary), 1)
+        key, bound = pc.add(pc.multiply(key, size), idx), bound * size
+    return pc.dictionary_encode(key).indices.cast(pa.int64()) if len(codes) > 1 else key
+
+
 def class_ids(table: pa.Table, columns: list[str]) -> pa.Array:
     """Dense int64 id of each row's combination of ``columns`` (nulls are a value)."""
-    key = None
-    for c in columns:
-        enc = pc.dictionary_encode(table.column(c).combine_chunks(), null_encoding="encode")
-        idx = enc.indices.cast(pa.int64())
-        if key is None:
-            key = idx
-        else:  # combine, then re-densify so the mixed-radix key never overflows
-            key = pc.add(pc.multiply(key, len(enc.dictionary)), idx)
-            key = pc.dictionary_encode(key).indices.cast(pa.int64())
-    return key if key is not None else pa.array([0] * table.num_rows, pa.int64())
+    return _combine([_codes(table.column(c)) for c in columns], table.num_rows)
 
 
 def class_sizes(ids: pa.Array) -> tuple[pa.Array, int]:
@@ -218,44 +247,153 @@ def widen_band(col: pa.Array, width: int) -> pa.Array:
     return pc.if_else(pc.fill_null(narrower, False), new, col)
 
 
+def _persons(persons, n: int) -> pa.Array:
+    """int64 person key per row; a row without a person (null) counts as a person of its own."""
+    if persons is None:
+        return pa.array(np.arange(n, dtype=np.int64))
+    arr = persons.combine_chunks() if isinstance(persons, pa.ChunkedArray) else pa.array(persons)
+    if len(arr) != n:
+        raise ValueError(f"persons has {len(arr)} values for {n} rows")
+    enc = pc.dictionary_encode(arr)  # dense 0..m-1 per distinct person; null stays null
+    codes = enc.indices.cast(pa.int64())
+    if codes.null_count:
+        surrogate = pa.array(len(enc.dictionary) + np.arange(n, dtype=np.int64))  # past every real code
+        codes = pc.if_else(pc.is_valid(codes), codes, surrogate)
+    return codes
+
+
+def _flags(col: pa.Array, values: Iterable[str] | None) -> pa.Array:
+    """Rows holding a harmful value of a sensitive column (every non-null value when none are listed)."""
+    if values is None:
+        return pc.is_valid(col)
+    return pc.fill_null(pc.is_in(col, value_set=pa.array(list(values), col.type)), False)
+
+
+def evaluate(
+    table: pa.Table,
+    quasi_identifiers: list[str],
+    persons=None,
+    k: int = 1,
+    sensitive: Iterable[str] = (),
+    l: int = 1,  # noqa: E741 - l-diversity's own name
+    sensitive_values: Mapping[str, Iterable[str]] | None = None,
+) -> dict:
+    """Measure a table as it would be published: per row, the distinct persons of its class and whether
+    the class fails k (fewer than k persons) or l (it holds a harmful value of a sensitive column but
+    fewer than l distinct values of it); and the summary (classes, k, l, share of unique persons).
+
+    ``persons``: one key per row (None: every row is a person of its own). Classes are the distinct
+    combinations of the quasi-identifiers, a null being a value of its own.
+    """
+    return _measure(table, class_ids(table, quasi_identifiers), _persons(persons, table.num_rows), k,
+                    list(sensitive), l, dict(sensitive_values or {}))
+
+
+def _measure(table: pa.Table, ids: pa.Array, persons: pa.Array, k: int, sensitive: list[str], l: int,  # noqa: E741
+             values: Mapping[str, Iterable[str]]) -> dict:
+    """``evaluate`` on precomputed class ids and dense person codes."""
+    n = table.num_rows
+    out = {"classes": 0, "k": None, "l": None, "persons": 0, "persons_unique": None,
+           "row_persons": pa.array([], pa.int64()), "k_fail": pa.array([], pa.bool_()),
+           "l_fail": pa.array([], pa.bool_())}
+    if n == 0:
+        return out
+    cols: dict[str, pa.Array] = {"id": ids, "p": persons}
+    aggs = [("p", "count_distinct")]
+    for i, c in enumerate(sensitive):
+        col = table.column(c).combine_chunks()
+        cols[f"v{i}"], cols[f"f{i}"] = col, _flags(col, values.get(c))
+        aggs += [(f"v{i}", "count_distinct"), (f"f{i}", "any")]
+    g = pa.table(cols).group_by("id", use_threads=False).aggregate(aggs)
+    order = pc.sort_indices(g.column("id"))  # ids are dense 0..m-1
+    class_p = pc.take(g.column("p_count_distinct"), order).combine_chunks()
+    row_p = pc.take(class_p, ids)
+    k_fail = pc.less(row_p, k)
+    l_fail, l_min = pa.array(np.zeros(n, dtype=bool)), None
+    for i in range(len(sensitive)):
+        distinct = pc.take(g.column(f"v{i}_count_distinct"), order).combine_chunks()
+        harmful = pc.take(g.column(f"f{i}_any"), order).combine_chunks()
+        l_fail = pc.or_(l_fail, pc.take(pc.and_(harmful, pc.less(distinct, l)), ids))
+        at = distinct.filter(harmful)
+        if len(at):
+            m = pc.min(at).as_py()
+            l_min = m if l_min is None else min(l_min, m)
+    total = pc.count_distinct(persons).as_py()
+    unique = pc.count_distinct(persons.filter(pc.equal(row_p, 1))).as_py()
+    out.update(classes=g.num_rows, k=pc.min(class_p).as_py(), l=l_min, persons=total,
+               persons_unique=round(unique / total, 4) if total else None,
+               row_persons=row_p, k_fail=k_fail, l_fail=l_fail)
+    return out
+
+
+def _changed(old: pa.Array, new: pa.Array) -> tuple[int, int]:
+    """(cells that differ, cells blanked) between two versions of a column (null-aware)."""
+    differ = pc.fill_null(pc.not_equal(old, new), True)
+    differ = pc.and_(differ, pc.or_(pc.is_valid(old), pc.is_valid(new)))
+    blanked = pc.and_(pc.is_valid(old), pc.is_null(new))
+    count = lambda m: pc.sum(pc.cast(m, pa.int64())).as_py() or 0  # noqa: E731
+    return count(differ), count(blanked)
+
+
 def k_anonymise(
     table: pa.Table,
     quasi_identifiers: list[str],
     k: int = 5,
     steps: list[Step | str] | None = None,
     bands: Mapping[str, int] | None = None,
+    *,
+    persons=None,
+    sensitive: Iterable[str] = (),
+    l: int = 1,  # noqa: E741 - l-diversity's own name
+    sensitive_values: Mapping[str, Iterable[str]] | None = None,
 ) -> tuple[pa.Table, dict]:
-    """Return (table with every QI class >= k rows, report). See the module docstring."""
+    """Return (table in which every class of the quasi-identifiers holds >= k persons and, where it
+    holds a harmful value of a sensitive column, >= l distinct values of it; report). ``persons``:
+    one person key per row (None: rows are counted). See the module docstring."""
     qis = [c for c in quasi_identifiers if c in table.column_names]
     missing = [c for c in quasi_identifiers if c not in table.column_names]
+    sensitive = list(sensitive)
+    missing += [c for c in sensitive if c not in table.column_names]
     if missing:
-        raise ValueError(f"quasi-identifier column(s) not in table: {missing}")
+        raise ValueError(f"quasi-identifier or sensitive column(s) not in table: {missing}")
     steps = [parse_step(s) if isinstance(s, str) else s
              for s in (steps if steps is not None else default_steps(qis, bands))]
     for s in steps:
         for c in s.columns:
             if c not in qis:
                 raise ValueError(f"generalisation step {s.label!r}: {c!r} is not a quasi-identifier of the release")
+    n_in = table.num_rows
+    persons = _persons(persons, n_in)
+    values = {c: list(v) for c, v in (sensitive_values or {}).items() if c in sensitive}
+    applicable = bool(qis) and (k > 1 or (l > 1 and bool(sensitive)))
     report = {
-        "k_requested": k, "quasi_identifiers": qis, "rows_in": table.num_rows, "applicable": bool(qis) and k > 1,
-        "steps": [], "rows_suppressed": 0, "suppressed_reason": SUPPRESSION_REASON,
+        "k_requested": k, "l_requested": l if sensitive else None, "quasi_identifiers": qis,
+        "sensitive": sensitive, "sensitive_values": values, "rows_in": n_in, "applicable": applicable,
+        "steps": [], "rows_suppressed": 0, "rows_suppressed_by": {"k_anonymity": 0, "l_diversity": 0},
+        "suppressed_reason": SUPPRESSION_REASON, "cells_generalised": {}, "withheld": {},
     }
-    if not report["applicable"] or table.num_rows == 0:
-        # Nothing to generalise: no quasi-identifiers (e.g. registers of companies), k <= 1 or no rows.
-        sizes, n_classes = class_sizes(class_ids(table, qis)) if qis else (None, 1 if table.num_rows else 0)
-        report.update(
-            classes=n_classes, rows_below_k_before=0, rows_out=table.num_rows,
-            k_achieved=(pc.min(sizes).as_py() if sizes is not None and len(sizes) else None),
-        )
+    codes = {c: _codes(table.column(c)) for c in qis}  # re-encoded only for the columns a step changes
+
+    def measure() -> dict:
+        return _measure(table, _combine([codes[c] for c in qis], table.num_rows), persons, k, sensitive, l, values)
+
+    ev = measure()
+    report.update(classes_before=ev["classes"], k_before=ev["k"], l_before=ev["l"], persons_in=ev["persons"],
+                  persons_unique_before=ev["persons_unique"])
+    if not applicable or n_in == 0:
+        # Nothing to enforce: no quasi-identifiers (registers of organisations), k <= 1 and l <= 1, or no rows.
+        report.update(classes=ev["classes"], rows_below_k_before=0, rows_at_risk_before=0, rows_out=n_in,
+                      k_achieved=ev["k"] if qis else None, l_achieved=ev["l"], persons_out=ev["persons"],
+                      persons_unique_after=ev["persons_unique"])
         return table, report
 
-    sizes, n_classes = class_sizes(class_ids(table, qis))
-    small = pc.less(sizes, k)
-    report["classes_before"] = n_classes
-    report["k_before"] = pc.min(sizes).as_py()
-    report["rows_below_k_before"] = pc.sum(pc.cast(small, pa.int64())).as_py() or 0
+    original = {c: table.column(c).combine_chunks() for c in qis}
+    count = lambda m: pc.sum(pc.cast(m, pa.int64())).as_py() or 0  # noqa: E731
+    at_risk = pc.or_(ev["k_fail"], ev["l_fail"])
+    report["rows_below_k_before"] = count(ev["k_fail"])
+    report["rows_at_risk_before"] = count(at_risk)
     for step in steps:
-        if not pc.any(small).as_py():
+        if not pc.any(at_risk).as_py():
             break
         changed = None
         for name in step.columns:
@@ -263,24 +401,32 @@ def k_anonymise(
             if step.action == "widen":
                 if not pa.types.is_string(col.type):
                     raise ValueError(f"step {step.label!r}: {name!r} is not an age-band string column")
-                new = pc.if_else(small, widen_band(col, step.width), col)
+                new = pc.if_else(at_risk, widen_band(col, step.width), col)
             else:
-                new = pc.if_else(small, pa.nulls(len(col), col.type), col)
+                new = pc.if_else(at_risk, pa.nulls(len(col), col.type), col)
             diff = pc.fill_null(pc.not_equal(new, col), pc.is_valid(col))
             changed = diff if changed is None else pc.or_(changed, diff)
             table = table.set_column(table.schema.get_field_index(name), table.schema.field(name), new)
-        changed = pc.sum(pc.cast(changed, pa.int64())).as_py() or 0
-        sizes, n_classes = class_sizes(class_ids(table, qis))
-        small = pc.less(sizes, k)
-        report["steps"].append({"step": step.label, "rows_generalised": changed,
-                                "rows_below_k_after": pc.sum(pc.cast(small, pa.int64())).as_py() or 0})
-    n_small = pc.sum(pc.cast(small, pa.int64())).as_py() or 0
-    if n_small:
-        table = table.filter(pc.invert(small))
-        sizes = sizes.filter(pc.invert(small))
-        n_classes = class_sizes(class_ids(table, qis))[1]
-    report["rows_suppressed"] = n_small
-    report["classes"] = n_classes
-    report["k_achieved"] = pc.min(sizes).as_py() if len(sizes) else None
-    report["rows_out"] = table.num_rows
+            codes[name] = _codes(new)
+        ev = measure()
+        at_risk = pc.or_(ev["k_fail"], ev["l_fail"])
+        report["steps"].append({"step": step.label, "rows_generalised": count(changed),
+                                "rows_at_risk_after": count(at_risk)})
+    if pc.any(at_risk).as_py():
+        report["rows_suppressed_by"] = {"k_anonymity": count(ev["k_fail"]),
+                                        "l_diversity": count(pc.and_(ev["l_fail"], pc.invert(ev["k_fail"])))}
+        keep = pc.invert(at_risk)
+        table, persons = table.filter(keep), persons.filter(keep)
+        original = {c: v.filter(keep) for c, v in original.items()}
+        codes = {c: (idx.filter(keep), size) for c, (idx, size) in codes.items()}
+        ev = measure()  # suppression removes whole classes
+    for c in qis:
+        changed, blanked = _changed(original[c], table.column(c).combine_chunks())
+        if changed:
+            report["cells_generalised"][c] = changed
+        if blanked:
+            report["withheld"][c] = blanked
+    report["rows_suppressed"] = n_in - table.num_rows
+    report.update(classes=ev["classes"], k_achieved=ev["k"], l_achieved=ev["l"], rows_out=table.num_rows,
+                  persons_out=ev["persons"], persons_unique_after=ev["persons_unique"])
     return table, report

@@ -123,6 +123,9 @@ DICTIONARY_MD_KEY = "_catalog/data_dictionary.md"
 DICTIONARY_HTML_KEY = "_catalog/data_dictionary.html"
 ROPA_MD_KEY = "_catalog/record_of_processing.md"
 ROPA_HTML_KEY = "_catalog/record_of_processing.html"
+#: The draft impact assessment (UU 27/2022 Pasal 34) for the data protection officers: no personal data.
+DPIA_MD_KEY = "_catalog/dpia_draft.md"
+DPIA_HTML_KEY = "_catalog/dpia_draft.html"
 
 
 def data_key(dataset: str, month: Month | str) -> str:

@@ -32,7 +32,8 @@ DATASET_KEYS = frozenset({"scope", "source", "record_id", "person_key", "suite",
                           "en", "id", "counting_basis", "columns", "date_order", "event_date", "snapshot",
                           "month_by"})
 COLUMN_KEYS = frozenset({"name", "type", "role", "en", "id", "headers", "normalise", "derive", "required",
-                         "future_allowed", "precision_sensitive", "closed"})
+                         "future_allowed", "precision_sensitive", "closed",
+                         "issued_by"})
 
 #: The per-row data-quality column validation adds to the valid rows (``;``-joined names of the
 #: warning rules a row breaks, in suite order; null when none). Not a registry column of any dataset:
@@ -64,6 +65,10 @@ class Column:
     #: (vocabulary columns) an unknown value breaks identity, linkage or a reported count, so the row
     #: is quarantined; an open vocabulary keeps the observed value with a warning
     closed: bool = False
+    #: the source system that issued this record id (a person's record there): whoever runs that
+    #: system maps it straight back to the person, so the policy publishes it as is only to a party
+    #: that owns the system and as a keyed token to any other (transform ``record``)
+    issued_by: str | None = None
 
     @property
     def arrow_type(self):
@@ -182,6 +187,11 @@ def _column(dataset: str, i: int, raw: dict) -> Column:
         raise RegistryError(f"{where}.precision_sensitive: a NIK column always is (16 digits)")
     if "closed" in raw and not str(raw.get("normalise") or "").startswith("vocab:"):
         raise RegistryError(f"{where}.closed: only a vocabulary column (normalise vocab:<name>) is open or closed")
+    issued_by = raw.get("issued_by")
+    if issued_by is not None and (not isinstance(issued_by, str) or raw["type"] != "string"
+                                  or raw["role"] != "direct_identifier"):
+        raise RegistryError(f"{where}.issued_by: only a string direct_identifier column (a person's record id) "
+                            "names the system that issued it")
     return Column(
         name=raw["name"],
         type=raw["type"],
@@ -196,6 +206,7 @@ def _column(dataset: str, i: int, raw: dict) -> Column:
         future_allowed=raw.get("future_allowed", False),
         precision_sensitive=raw.get("precision_sensitive", raw.get("normalise") == "nik"),
         closed=raw.get("closed", False),
+        issued_by=issued_by,
     )
 
 
@@ -284,8 +295,14 @@ def _dataset(name: str, raw: dict) -> Dataset:
 
 
 def _check_references(found: dict[str, Dataset]) -> None:
-    """Every referenced dataset exists, and no dataset depends on itself (directly or not)."""
+    """Every referenced dataset exists, no dataset depends on itself (directly or not), and every
+    ``issued_by`` names a source system of the registry."""
+    systems = {ds.source.system for ds in found.values()}
     for ds in found.values():
+        for c in ds.columns:
+            if c.issued_by is not None and c.issued_by not in systems:
+                raise RegistryError(f"datasets.yaml: {ds.name}.columns[{c.name}].issued_by: {c.issued_by!r} is not "
+                                    f"a source system ({', '.join(sorted(systems))})")
         for column, target in ds.references.items():
             if target not in found:
                 raise RegistryError(f"datasets.yaml: {ds.name}.references.{column}: no dataset {target!r}")
@@ -325,6 +342,11 @@ def get(name: str) -> Dataset:
         return datasets()[name]
     except KeyError:
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(datasets())}") from None
+
+
+def systems() -> list[str]:
+    """The source systems the datasets come from (siskop2mi, disnaker, dinkes, dinsos), sorted."""
+    return sorted({ds.source.system for ds in datasets().values()})
 
 
 def names(scope: str | None = None) -> list[str]:

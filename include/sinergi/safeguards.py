@@ -6,6 +6,7 @@ when it loads (also at DAG parse time, which must stay fast), and the engines im
 generalisation steps of k-anonymity).
 
 - :data:`NORMALISERS`: how a value is normalised before it is tokenised (``normalise:`` of a token).
+- :data:`RECORD_FIELD`: the key field kind of record-id tokens (transform ``record``).
 - :data:`PATTERNS`: the leak guard's patterns of raw identifiers (names usable in ``leak_guard_allow``).
 - :class:`Step` / :func:`parse_step`: one further-generalisation step of ``k_steps``;
   :func:`default_steps`: the order used when a policy entry gives none.
@@ -19,6 +20,9 @@ from dataclasses import dataclass
 
 #: Token normalisers (sinergi.tokens.normalise implements each).
 NORMALISERS = ("nik", "passport", "phone", "email", "text")
+#: The token key field of source-record ids sent to a party that does not own the issuing system
+#: (policy transform ``record``; sinergi.tokens.tokenise_records namespaces the id by its system).
+RECORD_FIELD = "record"
 
 _B = r"(?:^|[^0-9A-Za-z])"  # RE2 (Arrow) has no look-around: match the boundary character instead
 _E = r"(?:$|[^0-9A-Za-z])"
@@ -67,14 +71,33 @@ def parse_step(text: str) -> Step:
 REGION_COLUMNS = ("kabkota_code", "kabkota_bps_code")
 
 
-def default_steps(quasi_identifiers: Iterable[str], bands: Mapping[str, int] | None = None) -> list[Step]:
-    """Least information lost first: age bands x2; kecamatan dropped (kab/kota stays); age bands x4;
-    education dropped; kab/kota dropped (province stays). Only rows in small classes are touched."""
+def default_steps(quasi_identifiers: Iterable[str], bands: Mapping[str, int] | None = None, *,
+                  dates: Iterable[str] = (), event_date: str | None = None,
+                  groups: Iterable[tuple[str, ...]] = ()) -> list[Step]:
+    """Least information lost first, touching only rows in too-small (or not diverse) classes:
+
+    1. age bands x2; 2. kecamatan dropped (kab/kota stays); 3. every date but the event date
+    dropped; 4. age bands x4; 5. every other quasi-identifier dropped, the last published first
+    (the registry lists the most specific ones last: job order, P3MI, scheme, ... education),
+    a code together with its BPS code or name (``groups``); 6. the event date dropped;
+    7. kab/kota dropped (province stays). Sex is never dropped: rows still at risk are suppressed.
+    """
     qis, bands = list(quasi_identifiers), dict(bands or {})
+    dates, grouped = [d for d in dates if d in qis], [tuple(g) for g in groups]
     steps = [Step((c,), "widen", w * 2) for c, w in bands.items() if c in qis]
     steps += [Step(("kecamatan_code",), "drop")] if "kecamatan_code" in qis else []
+    steps += [Step((d,), "drop") for d in dates if d != event_date]
     steps += [Step((c,), "widen", w * 4) for c, w in bands.items() if c in qis]
-    steps += [Step(("education",), "drop")] if "education" in qis else []
+    kept = {"sex", "kecamatan_code", "province_code", *bands, *REGION_COLUMNS, *dates}
+    done: set[str] = set()
+    for c in reversed(qis):
+        if c in kept or c in done:
+            continue
+        cols = next((g for g in grouped if c in g), (c,))
+        cols = tuple(x for x in qis if x in cols)  # in published order
+        done.update(cols)
+        steps.append(Step(cols, "drop"))
+    steps += [Step((event_date,), "drop")] if event_date in qis else []
     region = tuple(c for c in REGION_COLUMNS if c in qis)
     steps += [Step(region, "drop")] if region else []
     return steps

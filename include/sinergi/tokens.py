@@ -10,6 +10,18 @@ The field kind is what the value identifies ("person" for the NIK in every datas
 dataset and every month (linkage), while different parties get unrelated tokens (no linkage
 between recipients). Bumping the key version changes every token (rotation after a compromise).
 
+Field kind ``record`` (:data:`sinergi.safeguards.RECORD_FIELD`): a source system's record id
+(``placement_id``, ``check_id``, ...) sent to a party that does not own that system. The value is
+namespaced by the issuing system before hashing (``siskop2mi:PN-2507-000123``), so one id spelled
+alike in two systems gets two tokens, while the same placement id gets the same token in
+``placements`` and ``returns`` of that recipient (links inside its own datasets keep working). The
+owner of the system cannot look its ids up in the token column, and the two parties' record tokens
+never match (tokens_records).
+
+Link keys (:func:`link_keys`): the first 64 bits of the same HMAC, as int64 — what the pipeline
+counts persons with inside a release (k over people, with ``Keyring.internal_key("person")``);
+never published.
+
 Token format: ``"t_" + the first 128 bits of HMAC-SHA256(key, normalise(value))`` written as 32
 "letter-hex" characters (the hex digits 0-f spelled a-p). 128 bits keep the collision probability
 negligible (~n^2 / 2^129; < 1e-20 for 100M values). Tokens contain no digits at all, so no scanner —
@@ -35,7 +47,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sinergi.safeguards import NORMALISERS  # the names the policy may use; implemented here
+from sinergi.safeguards import NORMALISERS, RECORD_FIELD  # the names the policy may use; implemented here
 
 TOKEN_PREFIX = "t_"
 TOKEN_HEX_CHARS = 32  # 128 bits
@@ -197,7 +209,7 @@ except ImportError:  # pragma: no cover
     _sha256 = hashlib.sha256
 
 
-def _tokens_python(values: list[bytes], key: bytes) -> pa.Array:
+def _digests(values: list[bytes], key: bytes) -> list[bytes]:
     """HMAC-SHA256 with the two padded key blocks hashed once: per value two ``copy()`` of a primed
     SHA-256 state, two updates, two digests — the cheapest exact HMAC available from the standard
     library (OpenSSL's HMAC_CTX copy and ``hmac.digest`` are slower per call)."""
@@ -211,6 +223,11 @@ def _tokens_python(values: list[bytes], key: bytes) -> pa.Array:
         o = outer()
         o.update(i.digest())
         append(o.digest())
+    return digests
+
+
+def _tokens_python(values: list[bytes], key: bytes) -> pa.Array:
+    digests = _digests(values, key)
     return _format_tokens(digests) if digests else pa.array([], pa.string())
 
 
@@ -279,3 +296,41 @@ def token(value: str, key: bytes, kind: str = "text") -> str | None:
     """One token (convenience/reference)."""
     out = tokenise(pa.array([value], pa.string()), key, kind, engine="python")
     return out[0].as_py()
+
+
+def record_values(values: pa.Array | pa.ChunkedArray, system: str) -> pa.Array:
+    """A record id in the form its ``record`` token is computed from: ``<system>:<id>`` (id trimmed,
+    inner whitespace collapsed; empty -> null)."""
+    if not system or ":" in system:
+        raise ValueError("the issuing system must be a non-empty name without ':'")
+    norm = normalise(values, "text")
+    return pc.binary_join_element_wise(pa.scalar(f"{system}:"), norm, "")
+
+
+def tokenise_records(values: pa.Array | pa.ChunkedArray, key: bytes, system: str, **kw) -> pa.Array:
+    """Tokens of record ids issued by ``system`` (key: ``Keyring.key(party, RECORD_FIELD)``)."""
+    return tokenise(record_values(values, system), key, "text", **kw)
+
+
+def link_keys(values: pa.Array | pa.ChunkedArray, key: bytes, kind: str = "nik") -> pa.Array:
+    """int64 link keys: the first 64 bits of HMAC-SHA256(key, normalise(value)), once per distinct
+    value (the same digest as :func:`tokenise`, so equal values give equal keys); null stays null.
+    What ``share()`` counts persons with (k over people); never published. 64 bits: a collision
+    among 10M persons has probability ~3e-6, and would only merge two persons' counts."""
+    norm = normalise(values, kind)
+    if len(norm) == 0:
+        return pa.array([], pa.int64())
+    encoded = pc.dictionary_encode(norm)
+    dictionary = encoded.dictionary
+    if len(dictionary) == 0:
+        return pa.nulls(len(norm), pa.int64())
+    digests = _digests(_as_bytes_list(dictionary), key)
+    raw = np.frombuffer(b"".join(d[:8] for d in digests), dtype=">i8").astype(np.int64)
+    return pc.take(pa.array(raw, pa.int64()), encoded.indices)
+
+
+__all__ = [
+    "HKDF_SALT", "RECORD_FIELD", "TOKEN_HEX_CHARS", "TOKEN_PATTERN", "TOKEN_PREFIX", "Keyring", "hkdf", "hkdf_expand",
+    "hkdf_extract", "link_keys", "normalise", "record_values", "token", "tokenise", "tokenise_records",
+    "tokens_for_unique",
+]

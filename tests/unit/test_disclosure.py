@@ -12,6 +12,7 @@ from sinergi.disclosure import (
     class_ids,
     class_sizes,
     default_steps,
+    evaluate,
     k_anonymise,
     leak_guard,
     parse_step,
@@ -49,12 +50,18 @@ def test_k_report_with_generalisation_and_suppression():
     assert rep["k_before"] == 1 and rep["classes_before"] == 4 and rep["rows_below_k_before"] == 6
     assert rep["k_achieved"] == 5 and rep["classes"] == 2
     assert rep["steps"] == [
-        {"step": "age_band:10", "rows_generalised": 6, "rows_below_k_after": 6},
-        {"step": "kecamatan_code:drop", "rows_generalised": 6, "rows_below_k_after": 1},
-        {"step": "age_band:20", "rows_generalised": 1, "rows_below_k_after": 1},
-        {"step": "kabkota_code:drop", "rows_generalised": 1, "rows_below_k_after": 1},
+        {"step": "age_band:10", "rows_generalised": 6, "rows_at_risk_after": 6},
+        {"step": "kecamatan_code:drop", "rows_generalised": 6, "rows_at_risk_after": 1},
+        {"step": "age_band:20", "rows_generalised": 1, "rows_at_risk_after": 1},
+        {"step": "kabkota_code:drop", "rows_generalised": 1, "rows_at_risk_after": 1},
     ]
     assert classes(out) == {("P", "20-24", "1807", "180701"): 6, ("P", "20-29", "1807", None): 5}
+    # information lost, counted on the published rows only (the suppressed row D0 is not counted)
+    assert rep["cells_generalised"] == {"age_band": 5, "kecamatan_code": 5}  # B 25-29 and C 20-24 -> 20-29
+    assert rep["withheld"] == {"kecamatan_code": 5}
+    assert rep["rows_suppressed_by"] == {"k_anonymity": 1, "l_diversity": 0}
+    # every row is a person here: 1 of 12 is unique before (D0), nobody after
+    assert rep["persons_unique_before"] == round(1 / 12, 4) and rep["persons_unique_after"] == 0.0
     assert "D0" not in out.column("id").to_pylist()
     assert out.schema == hand_built().schema  # types never change
 
@@ -71,7 +78,7 @@ def test_multi_column_drop_step_drops_both_codes_of_a_region():
                               for i, (k, b) in enumerate([("1801", "1803")] * 3 + [("1802", "1805")] * 2 + [("1807", "1804")] * 6)])
     qis = ["sex", "kabkota_code", "kabkota_bps_code"]
     out, rep = k_anonymise(t, qis, k=5)
-    assert rep["steps"] == [{"step": "kabkota_code+kabkota_bps_code:drop", "rows_generalised": 5, "rows_below_k_after": 0}]
+    assert rep["steps"] == [{"step": "kabkota_code+kabkota_bps_code:drop", "rows_generalised": 5, "rows_at_risk_after": 0}]
     assert classes(out, qis) == {("P", None, None): 5, ("P", "1807", "1804"): 6}
     assert rep["rows_suppressed"] == 0 and rep["k_achieved"] == 5
 
@@ -121,6 +128,19 @@ def test_widen_band_and_steps():
         k_anonymise(hand_built(), QIS, steps=["education:drop"])
 
 
+def test_default_steps_for_a_wide_attacker_model():
+    """Dates other than the event date go early, specific columns last-published first, a code with its
+    name in one step, the event date and kab/kota last; sex is never dropped."""
+    qis = ["sex", "age_band", "kabkota_code", "kabkota_bps_code", "province_code", "kecamatan_code", "education",
+           "destination_country", "destination_country_name", "job_title", "registration_date", "departure_date"]
+    steps = default_steps(qis, {"age_band": 5}, dates=["registration_date", "departure_date"],
+                          event_date="departure_date", groups=[("destination_country", "destination_country_name")])
+    assert [s.label for s in steps] == [
+        "age_band:10", "kecamatan_code:drop", "registration_date:drop", "age_band:20", "job_title:drop",
+        "destination_country+destination_country_name:drop", "education:drop", "departure_date:drop",
+        "kabkota_code+kabkota_bps_code:drop"]
+
+
 def test_many_rows_every_published_class_has_k():
     import random
 
@@ -133,6 +153,69 @@ def test_many_rows_every_published_class_has_k():
     assert rep["steps"][0]["step"] == "age_band:10" and rep["rows_suppressed"] < rep["rows_below_k_before"]
     assert rep["rows_out"] + rep["rows_suppressed"] == 5000
     assert len(classes(out)) == rep["classes"]
+
+
+# --- k over persons, l-diversity, measures ----------------------------------------------------
+
+
+def test_k_counts_persons_not_rows():
+    """Five rows of one person are one person: by rows the class passes k = 5, by persons it fails."""
+    t = pa.Table.from_pylist(rows(5, "P", "20-24", "1807", "180701", "A") + rows(6, "L", "30-34", "1801", "180101", "B"))
+    by_rows, rep_rows = k_anonymise(t, QIS, k=5, steps=[])
+    assert by_rows.num_rows == 11 and rep_rows["k_achieved"] == 5
+    persons = pa.array(["p1"] * 5 + [f"q{i}" for i in range(6)])
+    out, rep = k_anonymise(t, QIS, k=5, steps=[], persons=persons)
+    assert out.column("id").to_pylist() == [f"B{i}" for i in range(6)]
+    assert rep["rows_suppressed"] == 5 and rep["k_before"] == 1 and rep["k_achieved"] == 6
+    assert rep["persons_in"] == 7 and rep["persons_out"] == 6
+    assert rep["persons_unique_before"] == round(1 / 7, 4) and rep["persons_unique_after"] == 0.0
+    # rows without a person key count as a person each (never merged into one)
+    nulls = pa.array([None] * 5 + [f"q{i}" for i in range(6)])
+    assert k_anonymise(t, QIS, k=5, steps=[], persons=nulls)[0].num_rows == 11
+
+
+def health(result_by_class: dict[str, list[str]]) -> tuple[pa.Table, pa.Array]:
+    data, persons = [], []
+    for kab, results in result_by_class.items():
+        for i, r in enumerate(results):
+            data.append({"sex": "P", "kabkota_code": kab, "result": r, "id": f"{kab}-{i}"})
+            persons.append(f"{kab}-{i}")
+    return pa.Table.from_pylist(data), pa.array(persons)
+
+
+def test_l_diversity_generalises_then_suppresses_classes_that_reveal_a_harmful_value():
+    t, persons = health({
+        "1801": ["unfit"] * 5,                 # everyone in it is unfit: reveals her result
+        "1802": ["fit"] * 6,                   # everyone fit: the harmless value, allowed
+        "1803": ["fit"] * 4 + ["unfit"],       # 2 values: fine
+        "1804": ["unfit"] * 5,                 # all unfit again, merges with 1801 when kab/kota goes: still l = 1
+    })
+    qis = ["sex", "kabkota_code"]
+    out, rep = k_anonymise(t, qis, k=5, steps=["kabkota_code:drop"], persons=persons, sensitive=["result"], l=2,
+                           sensitive_values={"result": ["unfit"]})
+    assert rep["l_before"] == 1 and rep["l_achieved"] == 2 and rep["k_achieved"] == 5
+    assert rep["steps"] == [{"step": "kabkota_code:drop", "rows_generalised": 10, "rows_at_risk_after": 10}]
+    assert rep["rows_suppressed_by"] == {"k_anonymity": 0, "l_diversity": 10}
+    assert sorted(set(out.column("kabkota_code").to_pylist())) == ["1802", "1803"]
+    # without sensitive_values every value is harmful: the all-fit class fails too
+    out2, rep2 = k_anonymise(t, qis, k=5, steps=[], persons=persons, sensitive=["result"], l=2)
+    assert set(out2.column("kabkota_code").to_pylist()) == {"1803"} and rep2["rows_suppressed"] == 16
+    # l = 1 (or no sensitive column) enforces k only
+    assert k_anonymise(t, qis, k=5, steps=[], persons=persons, sensitive=["result"], l=1)[0].num_rows == 21
+
+
+def test_null_sensitive_values_do_not_count_as_diversity():
+    t = pa.Table.from_pylist([{"sex": "P", "s": v} for v in ["sakit", None, None, None, None]])
+    ev = evaluate(t, ["sex"], None, k=5, sensitive=["s"], l=2)
+    assert ev["l"] == 1 and ev["l_fail"].to_pylist() == [True] * 5
+
+
+def test_evaluate_measures_unique_persons_on_the_quasi_identifiers():
+    t = pa.Table.from_pylist([{"a": x} for x in ["u", "v", "v", "w", "w", "w"]])
+    persons = pa.array(["p1", "p2", "p2", "p3", "p4", "p4"])  # p2 twice in one class: still unique
+    ev = evaluate(t, ["a"], persons, k=2)
+    assert ev["persons"] == 4 and ev["persons_unique"] == 0.5 and ev["k"] == 1 and ev["classes"] == 3
+    assert ev["row_persons"].to_pylist() == [1, 1, 1, 2, 2, 2]
 
 
 # --- leak guard -------------------------------------------------------------------------------

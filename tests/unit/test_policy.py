@@ -262,8 +262,8 @@ def test_same_person_same_token_across_datasets_within_a_party(policy):
                                                              pc.utf8_slice_codeunits(returns["nik"], 6, 16), ""))
     k1 = {"k": 1}
     pol = policy.model_copy(deep=True)
-    pol.parties["lampung"].datasets["placements"].k = 1  # compare every row, no suppression
-    pol.parties["lampung"].datasets["returns"].k = 1
+    for ds in ("placements", "returns"):  # compare every row: no k, no l (return_status is sensitive)
+        pol.parties["lampung"].datasets[ds].k = pol.parties["lampung"].datasets[ds].l = 1
     a, _ = share(placements, "placements", "lampung", pol, KEYRING)
     b, _ = share(returns, "returns", "lampung", pol, KEYRING)
     assert a.num_rows == b.num_rows == 300 and k1
@@ -290,6 +290,8 @@ def test_age_band_and_birth_year(tmp_path):
     data = raw_policy()
     cols = data["parties"]["lampung"]["datasets"]["placements"]["columns"]
     data["parties"]["lampung"]["datasets"]["placements"]["k"] = 1
+    for party in ("kp2mi", "lampung"):  # the steps widen age_band, which birth_year replaces below
+        data["parties"][party]["datasets"]["placements"].pop("k_steps")
     pol = load_policy(write(tmp_path, data))
     t = canonical_table("placements", 3, lampung_share=1.0)
     births = [dt.date(1990, 6, 15)] * 3
@@ -358,6 +360,7 @@ organisation: Dinas Kesehatan Provinsi Lampung (perangkat daerah of PIHAK KEDUA)
 contact: Kepala Dinas Kesehatan Provinsi Lampung
 bucket: dinkes-lampung-share
 credentials: dinkes-lampung-reader
+owns: [dinkes]
 datasets:
   health_facilities:
     purpose: Supervise the licensed health facilities for CPMI together with BP3MI (annex 3.1, 3.4).
@@ -371,7 +374,7 @@ datasets:
     workplan: ["3.2"]
     k: 10
     columns:
-      check_id: keep
+      check_id: record
       nik: token
       full_name: drop
       sex: keep
@@ -379,8 +382,9 @@ datasets:
       kabkota_code: keep
       kabkota_bps_code: drop
       facility_id: keep
-      check_date: keep
+      check_date: {transform: generalise, to: iso_week}
       result: keep
+      destination_country: drop
 """
 
 
@@ -401,7 +405,11 @@ def test_dinkes_lampung_is_configuration_only(tmp_path):
     assert out.column_names == ["check_id", "nik_token", "sex", "age_band", "kabkota_code", "facility_id",
                                 "check_date", "result", "data_quality_flags"]
     assert rep["k_anonymity"]["k_requested"] == 10 and (rep["k_anonymity"]["k_achieved"] or 10) >= 10
+    assert rep["disclosure"]["k_required"] == 10 and rep["disclosure"]["counted_over"] == "persons"
     assert all(b.endswith("9") for b in out.column("age_band").drop_null().to_pylist())  # 10-year bands
+    # Dinkes runs the check register: its own check ids reach it as they are; weeks start on Monday
+    assert out.num_rows and all(c.startswith("CI-2507-") for c in out.column("check_id").to_pylist())
+    assert {d.weekday() for d in out.column("check_date").drop_null().to_pylist()} <= {0}
     lamp, _ = share(t, "health_checks", "lampung", pol, KEYRING)
     assert set(out.column("nik_token").to_pylist()).isdisjoint(lamp.column("nik_token").to_pylist())
     assert rep["bucket"] == "dinkes-lampung-share"

@@ -31,10 +31,17 @@ def test_default_policy_on_simulated_month(extracted):
             out, rep = share(table, name, party, policy, keyring)
             assert out.schema.equals(shared_schema(name, party, policy)), (name, party)
             assert rep["rows_in"] == table.num_rows
-            assert rep["rows_in"] == rep["rows_out"] + rep["rows_filtered_out"] + rep["rows_suppressed"]["k_anonymity"]
-            k = rep["k_anonymity"]
+            assert rep["rows_in"] == rep["rows_out"] + rep["rows_filtered_out"] + sum(rep["rows_suppressed"].values())
+            k, d = rep["k_anonymity"], rep["disclosure"]
             if k["applicable"] and out.num_rows:
                 assert k["k_achieved"] >= k["k_requested"]
+                assert d["persons_unique_after"] == 0, (name, party)
+            if d["l_required"] and d["l_achieved"] is not None:
+                assert d["l_achieved"] >= d["l_required"], (name, party)
+            for col in d["record_ids"]:  # the other party's record ids arrive as its tokens
+                vals = out.column(col).drop_null()
+                if col.endswith("_token") and len(vals):
+                    assert pc.all(pc.match_substring_regex(vals, TOKEN_PATTERN)).as_py(), (name, party, col)
             if "nik_token" in out.column_names:
                 col = out.column("nik_token")
                 assert pc.all(pc.match_substring_regex(col, TOKEN_PATTERN)).as_py()

@@ -15,7 +15,18 @@ import pyarrow as pa
 import pytest
 
 from sinergi import secrets as sec
-from sinergi.tokens import TOKEN_PATTERN, Keyring, hkdf, normalise, token, tokenise
+from sinergi.tokens import (
+    RECORD_FIELD,
+    TOKEN_PATTERN,
+    Keyring,
+    hkdf,
+    link_keys,
+    normalise,
+    record_values,
+    token,
+    tokenise,
+    tokenise_records,
+)
 
 MASTER = bytes(range(32))
 
@@ -213,3 +224,29 @@ def test_fixed_width_fast_path_handles_slices_and_odd_values():
     key = Keyring.from_master(MASTER).key("lampung", "person")
     sliced = tokenise(arr.slice(3, 4), key, "nik").to_pylist()
     assert sliced == [reference(key, f"18{i:014d}") for i in range(3, 7)]
+
+
+def test_record_tokens_are_namespaced_by_the_issuing_system():
+    key = Keyring.from_master(b"r" * 32).key("lampung", RECORD_FIELD)
+    ids = pa.array(["PN-2507-000001", " PN-2507-000001 ", None, "", "REG-0001"])
+    assert record_values(ids, "siskop2mi").to_pylist() == [
+        "siskop2mi:PN-2507-000001", "siskop2mi:PN-2507-000001", None, None, "siskop2mi:REG-0001"]
+    toks = tokenise_records(ids, key, "siskop2mi").to_pylist()
+    assert toks[0] == toks[1] == token("siskop2mi:PN-2507-000001", key) and toks[2] is None and toks[3] is None
+    assert re.fullmatch(TOKEN_PATTERN, toks[4])
+    # the same spelling issued by another system is another record; and never the person token of it
+    assert tokenise_records(ids, key, "disnaker").to_pylist()[4] != toks[4]
+    assert toks[4] != token("REG-0001", key)
+    with pytest.raises(ValueError):
+        record_values(ids, "a:b")
+
+
+def test_link_keys_are_the_first_64_bits_of_the_same_hmac():
+    key = Keyring.from_master(b"l" * 32).internal_key("person")
+    niks = pa.array(["1801014507950001", "1801 0145 0795 0001", None, "1801014507950002"])
+    keys = link_keys(niks, key, "nik").to_pylist()
+    assert keys[0] == keys[1] and keys[2] is None and keys[3] != keys[0]
+    digest = hmac.new(key, b"1801014507950001", hashlib.sha256).digest()
+    assert keys[0] == int.from_bytes(digest[:8], "big", signed=True)
+    assert link_keys(pa.array([], pa.string()), key).to_pylist() == []
+    assert link_keys(pa.array([None, None], pa.string()), key).to_pylist() == [None, None]

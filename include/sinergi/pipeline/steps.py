@@ -16,6 +16,8 @@ import pyarrow.parquet as pq
 from sinergi import registry
 from sinergi.errors import DatasetStopped, ReconciliationError
 from sinergi.layout import (
+    DPIA_HTML_KEY,
+    DPIA_MD_KEY,
     QUARANTINE_BUCKET,
     ROPA_HTML_KEY,
     ROPA_MD_KEY,
@@ -182,15 +184,20 @@ def publish_step(ref: ShareRef, ctx: RunContext) -> PublishRef:
 
 
 def publish_party_documents(ctx: RunContext, party: str) -> None:
-    """The party's data dictionary and record of processing, regenerated from the registry and
-    the policy on every publish, so the documents in the bucket never drift from what is enforced."""
-    from sinergi import ropa
+    """The party's data dictionary, record of processing and draft impact assessment, regenerated
+    from the registry, the policy and the measured risk of the latest manifests on every publish, so
+    the documents in the bucket never drift from what is enforced."""
+    from sinergi import dpia, ropa
     from sinergi.policy import shared_schema
     from sinergi.publish import read_catalog, write_data_dictionary
 
     bucket = ctx.policy.parties[party].bucket
     schemas = {ds: shared_schema(ds, party, ctx.policy) for ds in ctx.policy.parties[party].datasets}
     write_data_dictionary(ctx.store, bucket, party, schemas)
-    markdown, html = ropa.render(ctx.policy, party, key_history=(read_catalog(ctx.store, bucket) or {}).get("key_versions"))
-    ctx.store.put_bytes(bucket, ROPA_MD_KEY, markdown.encode(), content_type="text/markdown; charset=utf-8")
-    ctx.store.put_bytes(bucket, ROPA_HTML_KEY, html.encode(), content_type="text/html; charset=utf-8")
+    measured = ropa.latest_measurements(ctx.store, bucket, ctx.policy.parties[party].datasets)
+    key_history = (read_catalog(ctx.store, bucket) or {}).get("key_versions")
+    documents = (((ROPA_MD_KEY, ROPA_HTML_KEY), ropa.render(ctx.policy, party, measured, key_history=key_history)),
+                 ((DPIA_MD_KEY, DPIA_HTML_KEY), dpia.render(ctx.policy, party, measured)))
+    for (md_key, html_key), (markdown, html) in documents:
+        ctx.store.put_bytes(bucket, md_key, markdown.encode(), content_type="text/markdown; charset=utf-8")
+        ctx.store.put_bytes(bucket, html_key, html.encode(), content_type="text/html; charset=utf-8")

@@ -9,11 +9,17 @@ Rules (a violation fails at load time with the dotted path of the offending key)
   must be listed with an explicit transform — even when it is dropped — so each decision about
   personal data is written down (and appears in the record of processing, sinergi.ropa);
 * transforms: ``drop``; ``token`` (keyed HMAC, sinergi.tokens; output ``<column>_token`` string);
-  ``generalise`` with ``to: birth_year`` (int64 ``birth_year``), ``to: age_band`` (string
-  ``age_band`` such as ``25-29``; ``width`` default 5; age at the date column ``reference``) or
-  ``to: region`` (for a free-text address: dropped in favour of the canonical kabkota_code /
-  kecamatan_code columns, which must then be listed themselves); ``keep`` (on a direct identifier
-  only with a written ``justification``);
+  ``record`` (a record id, registry ``issued_by``: as is to a party that ``owns`` the issuing system,
+  as that party's keyed token ``<column>_token``, key field ``record``, to any other); ``generalise``
+  with ``to: birth_year`` (int64 ``birth_year``), ``to: age_band`` (string ``age_band`` such as
+  ``25-29``; ``width`` default 5; age at the date column ``reference``), ``to: month | iso_week |
+  year`` (a date cut to its period, type and name kept) or ``to: region`` (for a free-text address:
+  dropped in favour of the canonical kabkota_code / kecamatan_code columns, which must then be listed
+  themselves); ``keep`` (on a direct identifier, or on an exact date an attacker could know, only
+  with a written ``justification``);
+* the attacker model: every dataset a party receives has one (``attacker_models``); every published
+  column the registry marks ``quasi_identifier`` (knowable to a neighbour or the other party) counts
+  in k, which is counted over persons; sensitive columns are l-diverse (``l``, default 2);
 * row filters are declarative conditions, never code: ``{column: kabkota_code, prefix: "18"}``,
   ``{column: c, in: [...]}``, ``{column: c, equals: v}``, ``{column: c, not_null: true}``, and
   ``{all: [...]}`` / ``{any: [...]}`` / ``{not: {...}}``; a null never matches.
@@ -25,18 +31,20 @@ Modules, from data to effect:
 * ``checks`` — the checks against the dataset registry (run by ``validate_policy``);
 * ``plan``   — the release plan of one party × dataset: output columns, quasi-identifiers, k and
   the further-generalisation steps (shared with the record of processing, ``sinergi.ropa``);
-* ``apply``  — ``share()`` (row filter -> transforms -> k-anonymity -> leak guard) and
+* ``apply``  — ``share()`` (row filter -> transforms -> k over persons, l -> leak guard) and
   ``shared_schema()``; imported on first use of those names (it loads Arrow and the engines).
 """
 
 from __future__ import annotations
 
 from sinergi.policy.model import (
+    DATE_GRAINS,
     DEFAULT_FIELD,
     GENERALISE_TO,
     PERSONAL_ROLES,
     TRANSFORMS,
     Agreement,
+    AttackerModel,
     ColumnSpec,
     Condition,
     DatasetShare,
@@ -58,8 +66,8 @@ from sinergi.policy.plan import (
 )
 
 __all__ = [
-    "DEFAULT_FIELD", "GENERALISE_TO", "PERSONAL_ROLES", "TRANSFORMS",
-    "Agreement", "ColumnSpec", "Condition", "DatasetShare", "Defaults", "OutColumn", "Party", "Policy", "PolicyError",
+    "DATE_GRAINS", "DEFAULT_FIELD", "GENERALISE_TO", "PERSONAL_ROLES", "TRANSFORMS",
+    "Agreement", "AttackerModel", "ColumnSpec", "Condition", "DatasetShare", "Defaults", "OutColumn", "Party", "Policy", "PolicyError",
     "ReleasePlan", "default_policy_path", "generalisation_steps", "load_policy", "output_columns",
     "quasi_identifiers", "release_plan", "row_mask", "share", "shared_schema", "validate_policy",
 ]

@@ -19,8 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sinergi.errors import ConfigError
 from sinergi.safeguards import DROPPED_VALUES, NORMALISERS, PATTERNS, parse_step
 
-TRANSFORMS = ("drop", "token", "generalise", "keep")
-GENERALISE_TO = ("birth_year", "age_band", "region")
+TRANSFORMS = ("drop", "token", "record", "generalise", "keep")
+GENERALISE_TO = ("birth_year", "age_band", "region", "month", "iso_week", "year")
+#: Generalisation targets of a date column (the value becomes the first day of its month, the Monday
+#: of its ISO week or the 1st of January of its year; the column keeps its name and type, so the
+#: published schema is stable).
+DATE_GRAINS = ("month", "iso_week", "year")
 PERSONAL_ROLES = ("direct_identifier", "quasi_identifier", "sensitive")
 DEFAULT_FIELD = {"nik": "person", "passport": "passport", "phone": "phone", "email": "email", "name": "name"}
 _NAME = r"[a-z][a-z0-9_]*"
@@ -49,11 +53,11 @@ class ColumnSpec(_Model):
     transform: str
     field: str | None = None  # token: key field kind (default from the registry normaliser: nik -> person)
     normalise: str | None = None  # token: normaliser override (nik|passport|phone|email|text)
-    to: str | None = None  # generalise: birth_year | age_band | region
+    to: str | None = None  # generalise: birth_year | age_band | region | month | iso_week | year
     width: int | None = Field(default=None, ge=1, le=50)  # age_band width in years (default 5)
     reference: str | None = None  # age_band: date column the age is computed at
     rename: str | None = Field(default=None, alias="as")  # output column name override
-    justification: str | None = None  # required for keep on a direct identifier
+    justification: str | None = None  # required for keep on a direct identifier or on an exact QI date
     leak_guard_allow: list[str] = []  # reviewed leak-guard exemptions for this output column
 
     @model_validator(mode="before")
@@ -92,6 +96,10 @@ class ColumnSpec(_Model):
             raise ValueError(f"output name {self.rename!r} must be snake_case")
         if t in ("drop",) and (self.rename or self.leak_guard_allow):
             raise ValueError("a dropped column has no output name or leak-guard exemptions")
+        if t == "record" and self.rename:
+            raise ValueError("a record id keeps its name (to its system's owner) or becomes <column>_token")
+        if self.justification is not None and t != "keep":
+            raise ValueError(f"'justification' only applies to transform keep, not {t!r}")
         for p in self.leak_guard_allow:
             if p not in (*PATTERNS, DROPPED_VALUES):
                 raise ValueError(f"unknown leak-guard pattern {p!r} (known: {', '.join(PATTERNS)}, {DROPPED_VALUES})")
@@ -107,6 +115,8 @@ class ColumnSpec(_Model):
             if self.to == "age_band":
                 return f"generalise:age_band({self.band_width}y at {self.reference})"
             return f"generalise:{self.to}"
+        if self.transform == "record":
+            return "record"
         if self.transform == "token":
             return f"token:{self.field}" if self.field else "token"
         return self.transform
@@ -168,6 +178,7 @@ class DatasetShare(_Model):
     workplan: list[str] = []  # annex (Rencana Kerja) row ids, e.g. ["4d"]
     row_filter: Condition | None = None
     k: int | None = Field(default=None, ge=1)
+    l: int | None = Field(default=None, ge=1)  # noqa: E741 - l-diversity's own name
     quasi_identifiers: list[str] | None = None  # output names; default: registry QIs after transforms
     k_steps: list[str] | None = None  # further generalisation, e.g. ["age_band:10", "kecamatan_code:drop"]
     specific_data: str | None = None  # UU 27/2022 Pasal 4 specific personal data carried (e.g. health)
@@ -193,6 +204,10 @@ class Party(_Model):
     credentials: str  # name of the store key (access-key identity) this party reads its bucket with
     retention: str | None = None
     k: int | None = Field(default=None, ge=1)
+    l: int | None = Field(default=None, ge=1)  # noqa: E741
+    #: source systems this party runs (or has full access to): it can map their record ids, and
+    #: every column of their records, straight back to the person - their ids reach it as they are
+    owns: list[str] = []
     datasets: dict[str, DatasetShare]
 
     @field_validator("bucket")
@@ -220,7 +235,21 @@ class Agreement(_Model):
 
 class Defaults(_Model):
     k: int = Field(default=5, ge=1)
+    l: int = Field(default=2, ge=1)  # noqa: E741
     retention: str
+
+
+class AttackerModel(_Model):
+    """Who could try to single a person out of a dataset's releases and what they know (the
+    knowable columns themselves are the registry's ``quasi_identifier`` columns)."""
+
+    description: str = Field(min_length=20)
+    description_id: str = Field(min_length=20)  # the same in Bahasa Indonesia (DPIA draft)
+    #: per sensitive column, the values whose disclosure harms (default: every value): a class
+    #: holding one of them must hold >= l distinct values of the column (l-diversity)
+    sensitive_values: dict[str, list[str]] = {}
+    #: a register of organisations (no natural person): k and l do not apply; the reason, in words
+    no_person: str | None = None
 
 
 class Policy(_Model):
@@ -228,6 +257,7 @@ class Policy(_Model):
     key_version: int = Field(default=1, ge=1)
     agreement: Agreement
     defaults: Defaults
+    attacker_models: dict[str, AttackerModel] = {}
     parties: dict[str, Party]
     source: str | None = Field(default=None, exclude=True)
 
@@ -259,6 +289,14 @@ class Policy(_Model):
     def k_for(self, dataset: str, party: str) -> int:
         e, p = self.entry(dataset, party), self.party(party)
         return e.k or p.k or self.defaults.k
+
+    def l_for(self, dataset: str, party: str) -> int:
+        e, p = self.entry(dataset, party), self.party(party)
+        return e.l or p.l or self.defaults.l
+
+    def owners(self, system: str) -> list[str]:
+        """Parties that own (run) a source system."""
+        return [n for n, p in self.parties.items() if system in p.owns]
 
     def retention_for(self, party: str) -> str:
         return self.party(party).retention or self.defaults.retention
