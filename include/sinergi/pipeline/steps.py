@@ -62,7 +62,8 @@ def validate_step(ref: ExtractRef, ctx: RunContext) -> ValidateRef:
     ledger (ids for other datasets' references, the month's volume) is written only for a month
     that validated without a stop."""
     from sinergi.chunks import ParquetSource
-    from sinergi.validate import upload_docs, validate, write_quarantine
+    from sinergi.validate import validate, write_quarantine
+    from sinergi.validate.datadocs import publish_docs
 
     dataset, month, run_id = ref["dataset"], ref["month"], ref["run_id"]
     with stage("validate"):
@@ -84,9 +85,8 @@ def validate_step(ref: ExtractRef, ctx: RunContext) -> ValidateRef:
                 ids = pq.read_table(extracted, columns=[rid]).column(rid).drop_null().unique().to_pylist()
         with stage("quarantine write"):
             quarantine_key = write_quarantine(ctx.store, res, dataset, month, run_segment(run_id))
-        if res.docs_path:
-            with stage("data docs upload"):
-                upload_docs(ctx.store, res.docs_path, dataset, month, run_segment(run_id))
+        with stage("data docs upload"):  # the site (if GX ran), the run's status and the month's index
+            publish_docs(ctx.store, res, ctx.home)
         counts = dict(res.counts)
         if counts["extracted"] != counts["valid"] + counts["quarantined"]:
             raise ReconciliationError(f"{dataset} {month}: extracted {counts['extracted']} != valid {counts['valid']} "
