@@ -176,15 +176,14 @@ def publish_step(ref: ShareRef, ctx: RunContext) -> PublishRef:
 
 
 def publish_party_documents(ctx: RunContext, party: str) -> None:
-    """The party's data dictionary and record of processing, regenerated from the registry and
-    the policy on every publish, so the documents in the bucket never drift from what is enforced."""
+    """The party's data dictionary, reading kit (README, spreadsheet extracts) and record of
+    processing, regenerated from the registry, the policy and the catalog on every publish, so the
+    documents in the bucket never drift from what is enforced."""
     from sinergi import ropa
-    from sinergi.policy import shared_schema
-    from sinergi.publish import write_data_dictionary
+    from sinergi.publish.kit import write_party_kit
 
     bucket = ctx.policy.parties[party].bucket
-    schemas = {ds: shared_schema(ds, party, ctx.policy) for ds in ctx.policy.parties[party].datasets}
-    write_data_dictionary(ctx.store, bucket, party, schemas)
+    write_party_kit(ctx.store, party, ctx.policy)
     markdown, html = ropa.render(ctx.policy, party)
     ctx.store.put_bytes(bucket, ROPA_MD_KEY, markdown.encode(), content_type="text/markdown; charset=utf-8")
     ctx.store.put_bytes(bucket, ROPA_HTML_KEY, html.encode(), content_type="text/html; charset=utf-8")
