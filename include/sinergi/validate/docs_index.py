@@ -19,6 +19,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 from sinergi.layout import QUARANTINE_BUCKET, quarantine_key, run_segment
@@ -144,18 +145,22 @@ melanggar aturan berseveritas <code>quarantine</code> ditahan beserta alasannya,
 """
 
 
-def render_index(month: Month | str, records: Iterable[Mapping], datasets: Iterable[str] | None = None) -> str:
-    """The month's index page (self-contained: inline style, no script, nothing loaded)."""
+@cache
+def _template():
     import jinja2
 
+    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(_HTML)
+
+
+def render_index(month: Month | str, records: Iterable[Mapping], datasets: Iterable[str] | None = None) -> str:
+    """The month's index page (self-contained: inline style, no script, nothing loaded)."""
     from sinergi import registry
 
     records = sorted((dict(r) for r in records), key=lambda r: (r["dataset"], r["validated_at"], r["run"]))
     last = latest(records)
     names = list(datasets) if datasets is not None else sorted(registry.names())
     names += sorted(set(last) - set(names))
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.from_string(_HTML).render(
+    return _template().render(
         month=str(Month.of(month)), datasets=names, latest=last, runs=records, text=OUTCOME_TEXT,
         up="../../", bucket=QUARANTINE_BUCKET,
     )
