@@ -178,7 +178,7 @@ _SECTIONS = [
     ("duckdb", "DuckDB", "DuckDB"),
     ("pandas", "pandas", "pandas"),
     ("polars", "polars", "polars"),
-    ("spreadsheet", "Spreadsheet (Excel, LibreOffice, Google Sheets)", "Lembar kerja (Excel, LibreOffice, Google Sheets)"),
+    ("spreadsheet", "Spreadsheet", "Lembar kerja"),
     ("year-month", "The year and month columns", "Kolom year dan month"),
     ("documents", "Other documents", "Dokumen lain"),
     ("glossary", "Glossary", "Glosarium"),
@@ -200,14 +200,14 @@ Catalog updated / katalog diperbarui: {{ m.updated }}
 
 ## Contents / Daftar isi
 {% for id, en, in_ in sections[1:] %}
-- [{{ en }} / {{ in_ }}](#{{ id }}){% endfor %}
+- [{{ en }}{% if in_ != en %} / {{ in_ }}{% endif %}](#{{ id }}){% endfor %}
 
 <a id="datasets"></a>
 ## What is in this bucket / Isi bucket ini
 
 | Dataset | Description / Deskripsi | Months / Bulan | Rows / Baris | Spreadsheet extracts / Ekstrak XLSX |
 |---|---|---|---|---|
-{% for d in m.datasets %}| `{{ d.name }}` | {{ d.title }} / _{{ d.description_id }}_ | {{ d.months|join(", ") or "—" }} | {{ "{:,}".format(d.rows) }} | {{ d.extracts|join(", ") or "—" }} |
+{% for d in m.datasets %}| `{{ d.name }}` | {{ d.title }}{% if d.description_id %} / _{{ d.description_id }}_{% endif %} | {{ d.months|join(", ") or "—" }} | {{ "{:,}".format(d.rows) }} | {{ d.extracts|join(", ") or "—" }} |
 {% endfor %}
 Each month is one file, `<dataset>/year=YYYY/month=MM/part-0.parquet`; read every month at once with
 `s3://{{ m.bucket }}/<dataset>/**/*.parquet`. Everything else (catalog, manifests, extracts, reports) lives
@@ -310,7 +310,7 @@ terpseudonimisasi, terminimisasi, satu file Parquet per bulan untuk setiap datas
 terima, <code>{{ m.key_file }}</code>. Kunci itu rahasia; panduan ini tidak memuatnya.</p>
 <p>Catalog updated / katalog diperbarui: {{ m.updated }}</p>
 <nav><h2 id="contents">Contents / Daftar isi</h2><ul>
-{% for id, en, in_ in sections[1:] %}<li><a href="#{{ id }}">{{ en }} / <span lang="id">{{ in_ }}</span></a></li>
+{% for id, en, in_ in sections[1:] %}<li><a href="#{{ id }}">{{ en }}{% if in_ != en %} / <span lang="id">{{ in_ }}</span>{% endif %}</a></li>
 {% endfor %}</ul></nav>
 <h2 id="datasets">What is in this bucket / <span lang="id">Isi bucket ini</span></h2>
 <table><thead><tr><th>Dataset</th><th>Description / Deskripsi</th><th>Months / Bulan</th><th>Rows / Baris</th>

@@ -209,7 +209,8 @@ print(df.groupby(["year", "month"]).size())  # rows per month
 ''',
     "polars": '''import polars as pl
 {creds}# hive_partitioning=True keeps year and month (on a ** glob polars silently drops them otherwise)
-df = pl.read_parquet("{glob}", hive_partitioning=True, hive_schema={{"year": pl.Int32, "month": pl.Int32}},
+df = pl.read_parquet("{glob}",
+    hive_partitioning=True, hive_schema={{"year": pl.Int32, "month": pl.Int32}},
     storage_options={{"aws_access_key_id": creds["AWS_ACCESS_KEY_ID"],
                      "aws_secret_access_key": creds["AWS_SECRET_ACCESS_KEY"],
                      "aws_endpoint_url": creds["AWS_ENDPOINT_URL"], "aws_region": creds.get("AWS_REGION", "us-east-1"),
