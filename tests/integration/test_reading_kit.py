@@ -269,3 +269,43 @@ def test_sinergi_summary_prints_the_readme_snippets(kit):
         for engine, snippet in _snippets(_readme(kit, party)).items():
             assert snippet.strip() in printed, (party, engine)
         assert f"s3://{_bucket(kit, party)}/{README_KEY}" in section
+
+
+def test_concurrent_publishes_leave_a_kit_of_every_month(kit):
+    """Six months published at once, each followed by its kit: the README, the dictionary and the
+    extracts in place at the end cover all of them (no writer's older view of the catalog wins)."""
+    import threading
+
+    store, party = kit["store"].pipeline, "lampung"
+    bucket = _bucket(kit, party)
+    table = pq.read_table(io.BytesIO(store.get_bytes(bucket, data_key("placements", MONTHS[-1]))))
+    months = [f"2024-{m:02d}" for m in range(1, 7)]
+    errors: list[Exception] = []
+
+    def one(i: int, month: str) -> None:
+        try:
+            part = table.slice(0, 5 + i)
+            result = publish(store, bucket=bucket, dataset="placements", month=month, run_id=f"burst-{i}", table=part,
+                             schema=table.schema)
+            update_catalog(store, bucket, party, result)
+            write_party_kit(store, party, kit["policy"])
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(i, m)) for i, m in enumerate(months)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not errors, errors
+    catalog = read_catalog(store, bucket)
+    placements = catalog["datasets"]["placements"]["months"]
+    assert set(months) <= set(placements)
+    readme = _readme(kit, party)
+    row = next(line for line in readme.splitlines() if line.startswith("| `placements` |"))
+    assert ", ".join(sorted(placements)) in row
+    package = json.loads(store.get_bytes(bucket, DATAPACKAGE_KEY))
+    res = next(r for r in package["resources"] if r["name"] == "placements")
+    assert {m: 5 + i for i, m in enumerate(months)}.items() <= res["sinergi"]["rows_per_month"].items()
+    for i, m in enumerate(months):
+        assert placements[m]["extract"]["rows"] == 5 + i and placements[m]["extract"]["source_sha256"] == placements[m]["sha256"]

@@ -557,16 +557,16 @@ def render_html(package: dict) -> str:
 
 
 def write_data_dictionary(
-    store: ObjectStore, bucket: str, party: str, schemas: Mapping[str, pa.Schema]
+    store: ObjectStore, bucket: str, party: str, schemas: Mapping[str, pa.Schema], *, catalog: dict | None = None,
 ) -> dict[str, str]:
     """Write datapackage.json, data_dictionary.md and .html for the party: the datasets of ``schemas``
     and every dataset the catalog records (its schema from the catalog when not given).
 
-    Row counts, withheld counts and object paths come from the catalog (if present). Returns
+    Row counts, withheld counts and object paths come from the catalog (``catalog``, else read). Returns
     {artefact: key}. Each artefact is one PUT (readers see the old or the new file); the dictionary
     is derived data, so last writer wins is correct here.
     """
-    package = build_datapackage(bucket, party, schemas, read_catalog(store, bucket))
+    package = build_datapackage(bucket, party, schemas, catalog if catalog is not None else read_catalog(store, bucket))
     store.put_bytes(bucket, DATAPACKAGE_KEY, cas.dumps(package), content_type="application/json")
     store.put_bytes(bucket, DICTIONARY_MD_KEY, render_markdown(package).encode(), content_type="text/markdown; charset=utf-8")
     store.put_bytes(bucket, DICTIONARY_HTML_KEY, render_html(package).encode(), content_type="text/html; charset=utf-8")

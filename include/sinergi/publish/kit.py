@@ -36,13 +36,7 @@ from sinergi.layout import CATALOG_KEY, README_HTML_KEY, README_KEY, data_glob, 
 from sinergi.months import Month
 from sinergi.objectstore import ObjectStore
 from sinergi.publish import cas
-from sinergi.publish.catalog import (
-    WITHHELD_TEXT,
-    glossary,
-    read_catalog,
-    update_catalog,
-    write_data_dictionary,
-)
+from sinergi.publish.catalog import WITHHELD_TEXT, glossary, update_catalog, write_data_dictionary
 from sinergi.publish.readers import ENGINES, READER_REQUIREMENTS, read_snippet
 from sinergi.publish.xlsx import write_xlsx
 from sinergi.timing import stage
@@ -52,6 +46,7 @@ log = logging.getLogger(__name__)
 #: Months larger than this get no spreadsheet extract (a spreadsheet of more rows is slow to open and
 #: filter; Excel's hard limit is 1,048,575 rows): read them with DuckDB, pandas or polars.
 EXTRACT_MAX_ROWS = 250_000
+MAX_ROUNDS = 5
 
 
 # -- spreadsheet extracts ---------------------------------------------------------------------------
@@ -401,16 +396,27 @@ def write_party_kit(store: ObjectStore, party: str, policy, schemas: Mapping[str
     from sinergi.policy import shared_schema
 
     bucket = policy.parties[party].bucket
+    all_schemas = {ds: shared_schema(ds, party, policy) for ds in policy.parties[party].datasets} | dict(schemas or {})
+    extracts: list[str] = []
     with stage("reading kit"):
         if schemas:
             update_catalog(store, bucket, party, schemas=schemas)
-        catalog = read_catalog(store, bucket)
-        extracts = write_extracts(store, bucket, catalog)
-        if extracts:
-            catalog = read_catalog(store, bucket)
-        policy_schemas = {ds: shared_schema(ds, party, policy) for ds in policy.parties[party].datasets}
-        keys = write_data_dictionary(store, bucket, party, {**policy_schemas, **(schemas or {})})
-        keys.update(write_reading_kit(store, bucket, party, catalog, policy.parties[party].title))
+        # Publishes of other datasets update the catalog meanwhile: render from the catalog as read,
+        # then check it did not change; the writer whose check passes last leaves a kit of the final
+        # catalog (every catalog update is followed by its writer's own kit and check).
+        for _ in range(MAX_ROUNDS):
+            catalog, etag = cas.read_json(store, bucket, CATALOG_KEY)
+            new = write_extracts(store, bucket, catalog)
+            if new:  # noted in the catalog
+                extracts += new
+                catalog, etag = cas.read_json(store, bucket, CATALOG_KEY)
+            keys = write_data_dictionary(store, bucket, party, all_schemas, catalog=catalog)
+            keys.update(write_reading_kit(store, bucket, party, catalog, policy.parties[party].title))
+            now = store.head(bucket, CATALOG_KEY)
+            if (now.etag if now else None) == etag:
+                break
+        else:
+            log.warning("reading kit of %s: the catalog kept changing; the next publish refreshes the kit", party)
     log.info("reading kit of %s in s3://%s: %d new spreadsheet extract(s)", party, bucket, len(extracts))
     return {**keys, "extracts": extracts}
 
