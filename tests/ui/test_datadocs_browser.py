@@ -59,8 +59,9 @@ def open_offline(browser, path: Path):
     page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "about:")) else network.append(r.url))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(path.as_uri(), wait_until="load")
-    page.wait_for_load_state("networkidle")
+    page.goto(path.as_uri(), wait_until="load", timeout=120_000)
+    page.evaluate("document.fonts.ready.then(() => true)")  # the web fonts too (they load after "load")
+    page.wait_for_timeout(500)
     return page, network, errors
 
 
