@@ -214,8 +214,10 @@ def test_dictionary_is_valid_frictionless_and_counts_what_was_withheld(kit, part
         manifest = json.loads(store.get_bytes(bucket, entry["manifest_key"]))
         k = manifest["share_report"]["k_anonymity"]
         table = pq.read_table(io.BytesIO(store.get_bytes(bucket, data_key("placements", month))))
+        assert entry["withheld_exact"] is ("withheld" in (manifest["share_report"].get("disclosure") or {}))
         for column, n in entry["withheld"].items():
             withheld_any += n
+            assert n <= entry["rows"]
             # every blanked row that survived suppression is an empty cell in the published month
             assert table.column(column).null_count >= n - k["rows_suppressed"], (month, column)
             assert n <= k["rows_in"]

@@ -33,6 +33,7 @@ def _catalog(party: str) -> dict:
                     "withheld": {}},
         "2025-07": {"rows": 50, "object_key": "placements/year=2025/month=07/part-0.parquet", "sha256": "b" * 64,
                     "withheld": {"kabkota_bps_code": 11, "kabkota_code": 11, "kecamatan_code": 50},
+                    "withheld_exact": True,
                     "extract": {"key": "_extracts/placements/2025-07.xlsx", "source_sha256": "b" * 64}},
     }
     return {"bucket": bucket, "party": party, "datasets": {
@@ -102,7 +103,14 @@ def test_markdown_and_html_have_contents_partitions_withheld_counts_and_the_glos
     assert md.count("\n## ") == len(names) + 4  # + contents, partition columns, withheld, glossary
     assert md.count("| `year` | integer (int32) |") == len(names) and html.count('<tr class="part">') == 2 * len(names)
     if "placements" in names:
-        assert "withheld for privacy / dikosongkan demi privasi: 2025-07: 50 of 50" in md
+        assert "withheld for privacy / dikosongkan demi privasi: 2025-07: 50 of 50 rows |" in md
+        # a count from the k-anonymity steps alone (no disclosure report count) is an upper bound, and says so
+        p = POLICY.parties[party]
+        catalog = _catalog(party)
+        catalog["datasets"]["placements"]["months"]["2025-07"]["withheld_exact"] = False
+        schemas = {ds: policy_mod.shared_schema(ds, party, POLICY) for ds in p.datasets}
+        bound = render_markdown(build_datapackage(p.bucket, party, schemas, catalog))
+        assert "withheld for privacy / dikosongkan demi privasi: 2025-07: up to 50 of 50 rows |" in bound
     for g in glossary():
         assert f"| {g['term']} | {g['en']} | {g['id']} |" in md
     assert "<h2 id=\"glossary\">" in html and "Nomor Induk Kependudukan" in html

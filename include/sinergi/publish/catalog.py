@@ -45,7 +45,7 @@ from sinergi.timing import stage
 __all__ = [
     "CATALOG_KEY", "DATAPACKAGE_KEY", "DICTIONARY_HTML_KEY", "DICTIONARY_MD_KEY", "build_datapackage",
     "dictionary_fields", "glossary", "read_catalog", "rebuild_catalog", "render_html", "render_markdown",
-    "update_catalog", "withheld_counts", "write_data_dictionary",
+    "update_catalog", "withheld_counts", "withheld_is_exact", "write_data_dictionary",
 ]
 CATALOG_VERSION = 1
 
@@ -75,10 +75,12 @@ TRANSFORM_TEXT = {
 WITHHELD_TEXT = (
     "May be blank where withheld for privacy: in rows whose combination of quasi-identifiers is shared by "
     "fewer than k persons, k-anonymity coarsens or empties this column (kab/kota, kecamatan, education); "
-    "the rows blanked per month are in catalog.json (months.<YYYY-MM>.withheld).",
+    "the rows blanked per month are in catalog.json (months.<YYYY-MM>.withheld; \"up to\" where only the "
+    "k-anonymity steps before suppression were counted).",
     "Dapat kosong bila dikosongkan demi privasi: pada baris yang kombinasi pengenal semunya dimiliki kurang "
     "dari k orang, k-anonimitas mengasarkan atau mengosongkan kolom ini (kab/kota, kecamatan, pendidikan); "
-    "jumlah baris yang dikosongkan per bulan ada di catalog.json (months.<YYYY-MM>.withheld).",
+    "jumlah baris yang dikosongkan per bulan ada di catalog.json (months.<YYYY-MM>.withheld; \"up to\" = paling "
+    "banyak, bila hanya langkah k-anonimitas sebelum penghapusan baris yang dihitung).",
 )
 #: The partition columns every reader gets from the folder names (not stored in the files).
 PARTITION_FIELDS = (
@@ -124,6 +126,13 @@ def glossary() -> list[dict[str, str]]:
         if set(e) != {"term", "en", "id"} or not all(e.values()):
             raise ValueError(f"config/glossary.yaml: each entry needs term, en and id: {e}")
     return entries
+
+
+def withheld_is_exact(manifest: Mapping) -> bool:
+    """Whether the manifest's disclosure report counts the withheld rows itself (else the catalog's
+    count is the k-anonymity fallback: an upper bound)."""
+    share = manifest.get("share_report")
+    return isinstance(share, Mapping) and isinstance((share.get("disclosure") or {}).get("withheld"), Mapping)
 
 
 def withheld_counts(manifest: Mapping) -> dict[str, int] | None:
@@ -219,8 +228,10 @@ def _update_catalog(store: ObjectStore, bucket: str, party: str, results: tuple,
                 d["schema"] = manifest["schema"]  # the newest month's schema describes the dataset
             d["months"][month] = {k: e[k] for k in _ENTRY_KEYS if k in e}
             withheld = withheld_counts(manifest)
-            if withheld is not None:
-                d["months"][month]["withheld"] = withheld
+            if withheld is not None:  # never more than the month's rows (the fallback counts before suppression)
+                rows = int(e.get("rows", 0))
+                d["months"][month]["withheld"] = {c: min(n, rows) for c, n in withheld.items()}
+                d["months"][month]["withheld_exact"] = withheld_is_exact(manifest)
             if manifest.get("suppressed_cells") is not None:
                 d["months"][month]["suppressed_cells"] = int(manifest["suppressed_cells"])
             d["months"] = dict(sorted(d["months"].items()))
@@ -358,6 +369,8 @@ def _resource(bucket: str, ds: str, schema: pa.Schema | list[dict] | None, entry
             "partition_fields": [dict(f) for f in PARTITION_FIELDS],
             "rows_per_month": {m: int(v.get("rows", 0)) for m, v in months.items()},
             "withheld_per_month": {m: dict(v["withheld"]) for m, v in months.items() if v.get("withheld")},
+            # months whose counts are upper bounds (k-anonymity steps before suppression, not the exact count)
+            "withheld_upper_bound": sorted(m for m, v in months.items() if v.get("withheld") and not v.get("withheld_exact")),
             "extracts": {m: v["extract"]["key"] for m, v in months.items() if (v.get("extract") or {}).get("key")},
             "counting_basis": info.get("counting_basis"),
             "schema_version": version,
@@ -396,7 +409,9 @@ def _md_cell(text: object) -> str:
 
 def _withheld_line(res: dict, f: dict) -> str:
     rows = res["sinergi"]["rows_per_month"]
-    parts = [f"{m}: {n:,} of {rows.get(m, 0):,}" for m, n in f.get("withheld_per_month", {}).items() if n]
+    bound = set(res["sinergi"].get("withheld_upper_bound", ()))
+    parts = [f"{m}: {'up to ' if m in bound else ''}{n:,} of {rows.get(m, 0):,} rows"
+             for m, n in f.get("withheld_per_month", {}).items() if n]
     return "; ".join(parts)
 
 

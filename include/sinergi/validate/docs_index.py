@@ -109,6 +109,7 @@ table{border-collapse:collapse;width:100%;margin:1em 0 2em}th,td{border:1px soli
 text-align:left;font-size:.92em}th{background:#f0f0f0}.id{color:#555;font-style:italic}code{background:#f6f6f6}
 .o-passed{background:#e8f5e9}.o-warnings{background:#e3f2fd}.o-quarantined{background:#fff8e1}.o-stopped{background:#ffebee}
 .o-missing{background:#f5f5f5;color:#666}ul{margin:.2em 0;padding-left:1.2em}.num{text-align:right;white-space:nowrap}
+.run code{font-size:.8em;word-break:break-all}.links a{white-space:nowrap}
 </style></head><body>
 <h1>Sinergi Data Docs — {{ month }}</h1>
 <p>The latest validation of each dataset this month, from the status records under <code>runs/</code>.
@@ -130,8 +131,8 @@ melanggar aturan berseveritas <code>quarantine</code> ditahan beserta alasannya,
 <td>{% if r.counts.by_rule %}<ul>{% for rule, n in r.counts.by_rule|dictsort %}<li><code>{{ rule }}</code>: {{ "{:,}".format(n) }}</li>{% endfor %}</ul>{% endif %}
 {% if r.stop_reasons %}<ul>{% for s in r.stop_reasons %}<li><strong>stop</strong>: {{ s }}</li>{% endfor %}</ul>{% endif %}
 {% if r.warnings %}<details><summary>{{ r.warnings|length }} warning(s)</summary><ul>{% for w in r.warnings %}<li>{{ w }}</li>{% endfor %}</ul></details>{% endif %}</td>
-<td><code>{{ r.run_id }}</code></td><td>{{ r.validated_at }}</td>
-<td>{% if r.page %}<a href="{{ up }}{{ r.site }}{{ r.page }}">validation</a> · <a href="{{ up }}{{ r.site }}{{ r.suite_page }}">suite</a> · <a href="{{ up }}{{ r.site }}index.html">site</a>{% else %}none (GX did not run){% endif %}</td></tr>
+<td class="run"><code>{{ r.run_id }}</code></td><td>{{ r.validated_at }}</td>
+<td class="links">{% if r.page %}<a href="{{ up }}{{ r.site }}{{ r.page }}">validation</a><br><a href="{{ up }}{{ r.site }}{{ r.suite_page }}">suite</a><br><a href="{{ up }}{{ r.site }}index.html">site</a>{% else %}none (GX did not run){% endif %}</td></tr>
 {% else %}<tr class="o-missing" data-dataset="{{ ds }}" data-outcome="missing"><td><strong>{{ ds }}</strong></td>
 <td>{{ text.missing[0] }}<br><span class="id" lang="id">{{ text.missing[1] }}</span></td><td colspan="7"></td></tr>{% endif %}
 {% endfor %}</tbody></table>
