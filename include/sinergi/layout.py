@@ -27,8 +27,8 @@ Owner-only zones (the pipeline identity only):
 
 Each party's bucket (``<party>-share`` by default, from the sharing policy) holds the publication
 contract: ``<dataset>/year=YYYY/month=MM/part-0.parquet`` (the only objects outside ``_*``
-prefixes), manifests under ``_manifests/``, the catalog under ``_catalog/`` and reports under
-``_reports/``. Run ids are made key-safe by one rule, :func:`run_segment`.
+prefixes), manifests under ``_manifests/``, the catalog, data dictionary and reading kit under
+``_catalog/``, monthly spreadsheet extracts under ``_extracts/`` and reports under ``_reports/``. Run ids are made key-safe by one rule, :func:`run_segment`.
 """
 
 from __future__ import annotations
@@ -126,6 +126,9 @@ ROPA_HTML_KEY = "_catalog/record_of_processing.html"
 #: The draft impact assessment (UU 27/2022 Pasal 34) for the data protection officers: no personal data.
 DPIA_MD_KEY = "_catalog/dpia_draft.md"
 DPIA_HTML_KEY = "_catalog/dpia_draft.html"
+#: The reading kit: how to read the bucket (DuckDB, pandas, polars, spreadsheet), bilingual.
+README_KEY = "_catalog/README.md"
+README_HTML_KEY = "_catalog/index.html"
 
 
 def data_key(dataset: str, month: Month | str) -> str:
@@ -175,6 +178,15 @@ def owner_record_key(party_bucket: str, key: str) -> str:
 
 def latest_key(dataset: str) -> str:
     return f"_manifests/{dataset}/_latest.json"
+
+
+def extracts_prefix(dataset: str) -> str:
+    """Where a dataset's monthly spreadsheet extracts live (under ``_*``: outside every read glob)."""
+    return f"_extracts/{dataset}/"
+
+
+def extract_key(dataset: str, month: Month | str) -> str:
+    return f"{extracts_prefix(dataset)}{Month.of(month)}.xlsx"
 
 
 def report_key(party: str, month: Month | str) -> str:

@@ -95,6 +95,7 @@ def test_duckdb(published, party):
         con.close()
     t = read_duckdb(p["creds"], p["bucket"], DATASET)
     assert t.schema.field("check_date").type == pa.date32() and t.num_rows == len(p["tokens"])
+    assert t.schema.field("year").type == t.schema.field("month").type == pa.int32()
 
 
 @pytest.mark.parametrize("party", PARTIES)
@@ -105,7 +106,8 @@ def test_pandas(published, party):
     assert df["check_date"].dtype == pd.ArrowDtype(pa.date32())
     assert df["kabkota_code"].dtype == pd.ArrowDtype(pa.string()) and "0101" in set(df["kabkota_code"])
     assert df["visits"].dtype == pd.ArrowDtype(pa.int64()) and int(df["visits"].sum()) == p["visits"]
-    assert set(df["month"].astype(int)) == {6, 7}
+    assert set(df["month"]) == {6, 7}  # integers, as in every engine
+    assert df["year"].dtype == df["month"].dtype == pd.ArrowDtype(pa.int32())
 
 
 @pytest.mark.parametrize("party", PARTIES)
@@ -116,6 +118,7 @@ def test_polars(published, party):
     assert df.schema["check_date"] == pl.Date and df.schema["kabkota_code"] == pl.String and df.schema["visits"] == pl.Int64
     assert df["visits"].sum() == p["visits"]
     assert sorted(df["month"].unique().to_list()) == [6, 7]
+    assert df.schema["year"] == df.schema["month"] == pl.Int32  # kept (polars drops them without hive_partitioning)
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "pandas", "polars"])

@@ -378,7 +378,8 @@ def test_write_quarantine_and_data_docs(tmp_path, caplog):
     html = pages[0].read_text()
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
     assert "Expectation Suite: placements" in text and "2026-10-run42" in text
-    assert not any(nik in html for nik in t["nik"].to_pylist())  # no raw NIK in the docs
+    # no raw NIK in the docs (the spreadsheet-mangled "1.80101E+15" is also the example in a rule's why)
+    assert not any(nik in html for nik in t["nik"].to_pylist() if nik and nik.isdigit())
     assert not [r for r in caplog.records if r.levelname == "ERROR"], "GX failed to render part of the docs"
     keys = upload_docs(store, res.docs_path, "placements", MONTH, "run42")
     assert "data-docs/placements/2026-10/run42/index.html" in keys

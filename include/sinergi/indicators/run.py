@@ -65,6 +65,7 @@ def run_for_party(
     """
     from sinergi.indicators.report import render_report
     from sinergi.publish import publish, update_catalog
+    from sinergi.publish.kit import write_party_kit
 
     month = str(Month.of(month))
     bucket = policy.parties[party].bucket
@@ -88,6 +89,7 @@ def run_for_party(
         },
     )
     update_catalog(store, bucket, party, result)
+    write_party_kit(store, party, policy, schemas={DATASET: INDICATORS_SCHEMA})  # dictionary, README, XLSX
     # Trend points: the month-period release of each earlier month in the window, recomputed the
     # same way (deterministic), so the report never shows a cell those releases suppressed.
     earlier = sorted({m for t in tables.values() for m in t if m < month})

@@ -31,7 +31,8 @@ def published_counts(party: str, bucket: str, month: str, home: Path) -> dict[st
 
 
 def summary_text(month: str, home: Path | None = None) -> str:
-    from sinergi.publish.readers import read_snippet
+    from sinergi.layout import README_KEY
+    from sinergi.publish.readers import ENGINES, read_snippet
 
     home = home or settings.home()
     lines: list[str] = []
@@ -49,21 +50,25 @@ def summary_text(month: str, home: Path | None = None) -> str:
             lines.append(f"   {dataset:<24} {rows:>8} rows")
         if counts:
             first = "placements" if "placements" in counts else next(iter(counts))
-            lines.append(f"   read {first} (DuckDB, then pandas):")
-            for engine in ("duckdb", "pandas"):
+            lines.append(f"   read {first} (DuckDB, pandas, polars, spreadsheet; the reading kit for every dataset: "
+                         f"s3://{bucket}/{README_KEY}):")
+            for engine in ENGINES:
                 lines.extend("     " + line for line in read_snippet(party, bucket, first, engine=engine, credentials_path=cred).splitlines())
     return "\n".join(lines)
 
 
 def local_outputs_text(month: str, home: Path | None = None) -> str:
     """Where the month's reports and Great Expectations Data Docs are on this machine."""
+    from sinergi.validate.docs_index import local_index_path
+
     home = home or settings.home()
     lines = []
     for party in default_parties():
         path = local_report_path(home, party, month)
         lines.append(f"   report for {party:<10} {path}" + ("" if path.exists() else "  (not produced)"))
-    docs = sorted((home / "data-docs").glob(f"*/{month}/**/index.html"))
+    docs = sorted(p for p in (home / "data-docs").glob(f"*/{month}/**/index.html") if "_index" not in p.parts)
+    index = local_index_path(home, month)
     if docs:
-        lines.append(f"   Data Docs ({len(docs)} datasets): open e.g. {docs[0]}")
+        lines.append(f"   Data Docs ({len(docs)} datasets): open {index if index.exists() else docs[0]}")
         lines.append(f"   (all under {home / 'data-docs'}/<dataset>/{month}/; quarantined rows in s3://{QUARANTINE_BUCKET}/<dataset>/{month}/)")
     return "\n".join(lines)

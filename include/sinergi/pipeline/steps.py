@@ -67,7 +67,8 @@ def validate_step(ref: ExtractRef, ctx: RunContext, allow_empty: bool = False) -
     (the DAG param of the same name); lines extraction could not parse count against the
     reject_share gate."""
     from sinergi.chunks import ParquetSource
-    from sinergi.validate import upload_docs, validate, write_quarantine
+    from sinergi.validate import validate, write_quarantine
+    from sinergi.validate.datadocs import publish_docs
 
     dataset, month, run_id = ref["dataset"], ref["month"], ref["run_id"]
     malformed = sum(int(s.get("malformed") or 0) for s in ref.get("sources") or [])
@@ -90,9 +91,8 @@ def validate_step(ref: ExtractRef, ctx: RunContext, allow_empty: bool = False) -
                 ids = pq.read_table(extracted, columns=[rid]).column(rid).drop_null().unique().to_pylist()
         with stage("quarantine write"):
             quarantine_key = write_quarantine(ctx.store, res, dataset, month, run_segment(run_id))
-        if res.docs_path:
-            with stage("data docs upload"):
-                upload_docs(ctx.store, res.docs_path, dataset, month, run_segment(run_id))
+        with stage("data docs upload"):  # the site (if GX ran), the run's status and the month's index
+            publish_docs(ctx.store, res, ctx.home)
         counts = dict(res.counts)
         if counts["extracted"] != counts["valid"] + counts["quarantined"]:
             raise ReconciliationError(f"{dataset} {month}: extracted {counts['extracted']} != valid {counts['valid']} "
@@ -184,16 +184,16 @@ def publish_step(ref: ShareRef, ctx: RunContext) -> PublishRef:
 
 
 def publish_party_documents(ctx: RunContext, party: str) -> None:
-    """The party's data dictionary, record of processing and draft impact assessment, regenerated
-    from the registry, the policy and the measured risk of the latest manifests on every publish, so
-    the documents in the bucket never drift from what is enforced."""
+    """The party's data dictionary, reading kit (README, spreadsheet extracts), record of processing
+    and draft impact assessment, regenerated from the registry, the policy, the catalog and the
+    measured risk of the latest manifests on every publish, so the documents in the bucket never
+    drift from what is enforced."""
     from sinergi import dpia, ropa
-    from sinergi.policy import shared_schema
-    from sinergi.publish import read_catalog, write_data_dictionary
+    from sinergi.publish import read_catalog
+    from sinergi.publish.kit import write_party_kit
 
     bucket = ctx.policy.parties[party].bucket
-    schemas = {ds: shared_schema(ds, party, ctx.policy) for ds in ctx.policy.parties[party].datasets}
-    write_data_dictionary(ctx.store, bucket, party, schemas)
+    write_party_kit(ctx.store, party, ctx.policy)
     measured = ropa.latest_measurements(ctx.store, bucket, ctx.policy.parties[party].datasets)
     key_history = (read_catalog(ctx.store, bucket) or {}).get("key_versions")
     documents = (((ROPA_MD_KEY, ROPA_HTML_KEY), ropa.render(ctx.policy, party, measured, key_history=key_history)),
