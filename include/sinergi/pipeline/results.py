@@ -36,6 +36,7 @@ class Counts(TypedDict, total=False):
     valid: int
     quarantined: int
     by_rule: dict[str, int]  # a row failing several rules counts once per rule
+    trusted: int  # rows written to the trusted zone (== valid; sinergi.pipeline.trusted)
 
 
 class ExtractRef(TypedDict):
