@@ -127,3 +127,12 @@ def test_a_count_mismatch_is_refused_before_anything_is_written(ctx):
                         ctx.keyring, run_id="r", expected_rows=0)
     empty = read_trusted(ctx.store, "stranded_returnees", MONTH)
     assert out["rows"] == empty.num_rows == 0 and PERSON_KEY in empty.column_names and "nik" not in empty.column_names
+
+
+def test_the_trusted_write_is_a_timing_stage_of_validate(ctx):
+    from sinergi import timing
+
+    with timing.recording() as recorder:
+        validate_step(extract_step("complaints", MONTH, "run-1", ctx), ctx)
+    assert recorder.calls["validate/trusted write"] == 1
+    assert recorder.seconds["validate/trusted write"] <= recorder.seconds["validate"]
