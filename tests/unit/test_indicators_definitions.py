@@ -52,6 +52,10 @@ def test_the_shipped_table_loads():
     assert f"0-{PLACED_WITHIN_DAYS} hari" in BY_ID["trained_placed_6m"].formula_id
     assert {i.distinct for i in INDICATORS if i.unit == "persons" and i.kind == "count"} == {"person_key"}
     assert "nik_token" not in TEXT
+    from sinergi.indicators.definitions import PERSON_KEY
+    from sinergi.pipeline.trusted import PERSON_KEY as TRUSTED_PERSON_KEY
+
+    assert PERSON_KEY == TRUSTED_PERSON_KEY  # spelled twice so the DAG-parse import stays light
     # yearly targets (Art. 7): per year, for the province and optionally per kab/kota, with a direction
     placements = BY_ID["placements"].targets[2025]
     assert placements.province == 24000 and len(placements.kabkota) == 15 and placements.direction == "at_least"

@@ -35,6 +35,7 @@ from sinergi.indicators.definitions import (
     BY_ID,
     DEFAULT_THRESHOLD,
     INDICATORS,
+    PERSON_KEY,
     PLACED_WITHIN_DAYS,
     SNAPSHOT_DATASETS,
     Indicator,
@@ -42,7 +43,6 @@ from sinergi.indicators.definitions import (
 )
 from sinergi.indicators.suppress import check_release, is_small, lone_suppressed_groups, suppress_cells
 from sinergi.months import Month
-from sinergi.pipeline.trusted import PERSON_KEY
 
 UNKNOWN = "(tidak diketahui)"
 #: The area of records without a kab/kota (a safeguard: every dataset requires one today). Not a
