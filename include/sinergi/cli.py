@@ -5,6 +5,8 @@
     sinergi simulate --month 2025-07 --out DIR [...]
     sinergi run --month 2025-07          simulate (or use --exports-dir) and run the DAGs via Airflow
     sinergi summary --month 2025-07      what each party received, and how to read it
+    sinergi report --month 2025-07       the monthly indicators and report of each party (from the trusted zone)
+    sinergi report --year 2025           the yearly monitoring and evaluation report of each party (MoU Art. 7)
     sinergi up [--months 3]              store + simulated sources + Airflow UI on 127.0.0.1:8080
     sinergi down                         stop Airflow and the store
 """
@@ -164,6 +166,60 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    """The monthly indicators + report (--month) or the yearly evaluation (--year) of each party, on
+    the configured object store (the embedded one is started when nothing else is configured)."""
+    from sinergi.errors import SinergiError
+    from sinergi.indicators.run import read_trusted_tables, run_for_party
+    from sinergi.indicators.yearly import run_yearly
+    from sinergi.local.store import EmbeddedStore, StoreStartError
+    from sinergi.objectstore import StoreError
+    from sinergi.pipeline import RunContext
+
+    conf = settings.Settings()
+    if conf.connection(settings.S3_CONN_ID) is None and not conf.env.get("SINERGI_S3_ACCESS_KEY"):
+        try:
+            EmbeddedStore(s3_port=args.port).up()  # the embedded default: make sure it runs
+        except StoreStartError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    ctx = RunContext.from_env()
+    parties = args.parties or sorted(ctx.policy.parties)
+    unknown = [p for p in parties if p not in ctx.policy.parties]
+    if unknown:
+        print(f"error: unknown part{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; the policy has "
+              f"{', '.join(sorted(ctx.policy.parties))}", file=sys.stderr)
+        return 2
+    try:
+        if args.year:
+            trusted = read_trusted_tables(ctx.store, f"{args.year}-12")
+            for party in parties:
+                out = run_yearly(ctx.store, party, args.year, ctx.policy, ctx.home, trusted=trusted)
+                print(f"yearly evaluation {args.year} for {party:<10} {out['report_path']}  "
+                      f"(s3://{out['bucket']}/{out['report_key']}; {len(out['months'])} validated months)")
+        else:
+            trusted = read_trusted_tables(ctx.store, args.month)
+            if not trusted:
+                print(f"error: the trusted zone has no validated month up to {args.month}: run the month first "
+                      "(`sinergi run` / the monthly DAGs)", file=sys.stderr)
+                return 1
+            for party in parties:
+                out = run_for_party(ctx.store, party, args.month, ctx.policy, ctx.home, trusted=trusted,
+                                    run_id=f"cli-indicators-{args.month}")
+                print(f"monthly report {args.month} for {party:<10} {out['report_path']}  "
+                      f"(s3://{out['bucket']}/{out['report_key']}; {out['rows']} indicator rows)")
+    except (SinergiError, StoreError) as e:
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _year(value: str) -> int:
+    if not value.isdigit() or not 2000 <= int(value) <= 2999:
+        raise argparse.ArgumentTypeError(f"not a year: {value!r} (expected YYYY, e.g. 2025)")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sinergi", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -208,6 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("down", help="stop Airflow and the store started by `sinergi up`")
     p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("report", help="the monthly report (--month) or the yearly evaluation (--year) of each party")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--month", type=_month, help="YYYY-MM: compute and publish the indicators and the monthly report")
+    when.add_argument("--year", type=_year, help="YYYY: the yearly monitoring and evaluation report (MoU Art. 7)")
+    p.add_argument("--party", dest="parties", action="append", help="only this party (repeatable; default: all)")
+    p.add_argument("--port", type=int, default=None, help="S3 port of the embedded store")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("summary", help="what each party received for a month, and how to read it")
     p.add_argument("--month", type=_month, default=os.environ.get("MONTH") or "2025-07")

@@ -28,7 +28,9 @@ Owner-only zones (the pipeline identity only):
 Each party's bucket (``<party>-share`` by default, from the sharing policy) holds the publication
 contract: ``<dataset>/year=YYYY/month=MM/part-0.parquet`` (the only objects outside ``_*``
 prefixes), manifests under ``_manifests/``, the catalog, data dictionary and reading kit under
-``_catalog/``, monthly spreadsheet extracts under ``_extracts/`` and reports under ``_reports/``. Run ids are made key-safe by one rule, :func:`run_segment`.
+``_catalog/``, monthly spreadsheet extracts under ``_extracts/`` and reports under ``_reports/``
+(monthly ``_reports/<YYYY-MM>/laporan-…``, yearly ``_reports/<YYYY>/evaluasi-…``).
+Run ids are made key-safe by one rule, :func:`run_segment`.
 """
 
 from __future__ import annotations
@@ -193,6 +195,18 @@ def report_key(party: str, month: Month | str) -> str:
     return f"_reports/{Month.of(month)}/laporan-{party}-{Month.of(month)}.html"
 
 
+def yearly_report_key(party: str, year: int) -> str:
+    """The yearly monitoring and evaluation report (MoU Art. 7) of ``party`` for ``year``."""
+    return f"_reports/{_year(year)}/evaluasi-{party}-{_year(year)}.html"
+
+
+def _year(year: int | str) -> int:
+    y = int(year)
+    if not 2000 <= y <= 2999 or str(year).strip() != str(y):
+        raise ValueError(f"not a year: {year!r}")
+    return y
+
+
 # -- the local state directory (SINERGI_HOME) ---------------------------------------------------
 def local_data_docs_dir(home: Path, dataset: str, month: Month | str, run_id: str) -> Path:
     return Path(home) / "data-docs" / dataset / str(Month.of(month)) / run_segment(run_id)
@@ -200,3 +214,7 @@ def local_data_docs_dir(home: Path, dataset: str, month: Month | str, run_id: st
 
 def local_report_path(home: Path, party: str, month: Month | str) -> Path:
     return Path(home) / "reports" / party / f"{Month.of(month)}.html"
+
+
+def local_yearly_report_path(home: Path, party: str, year: int) -> Path:
+    return Path(home) / "reports" / party / f"evaluasi-{_year(year)}.html"

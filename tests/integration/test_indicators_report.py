@@ -1,8 +1,9 @@
-"""On a real SeaweedFS (its own server, so other tests' months stay untouched): pseudonymised
-tables published into the party buckets → ``run_for_party`` → indicators dataset + HTML report in
-the bucket and on disk → the report opened in headless Chromium (charts present). The slow test
-runs the real chain: simulator → extract → validate (GX) → share (policy) → publish → indicators,
-and recomputes the indicators with DuckDB from what the party can read with its own key."""
+"""On a real SeaweedFS (its own server, so other tests' months stay untouched): trusted-zone months
+written to ``sinergi-trusted`` → ``run_for_party`` → indicators dataset + HTML report in each party's
+bucket and on disk → the report opened in headless Chromium (charts present). The slow tests run the
+real chain: simulator → extract → validate (GX, writes the trusted zone) → share → publish →
+indicators, recompute the indicators with DuckDB from the trusted zone, and run the indicators DAG
+(monthly and yearly) and the yearly DAG through Airflow."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from sinergi.indicators.compute import compute_indicators
-from sinergi.indicators.sample import sample_tables
-from sinergi.policy import load_policy, shared_schema
-from sinergi.publish import publish
+from sinergi.indicators.run import compute_for_party
+from sinergi.indicators.sample import sample_trusted
+from sinergi.layout import TRUSTED_BUCKET, trusted_key
+from sinergi.objectstore import AccessDenied
+from sinergi.policy import load_policy
 
 MONTHS = ["2025-07", "2025-08"]
 MONTH = "2025-08"
@@ -62,21 +64,19 @@ def own_store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def published(own_store, policy, tmp_path_factory):
-    """Publish sample inputs for every party, then run the indicators for MONTH."""
+    """Write sample trusted months into the trusted zone, then run the indicators of every party."""
     from sinergi.indicators import run_for_party
 
     home = tmp_path_factory.mktemp("ind-home")
-    inputs, results = {}, {}
-    for party in policy.parties:
-        bucket = policy.parties[party].bucket
-        tabs = sample_tables(party, policy, MONTHS, seed=5, scale=0.5)
-        inputs[party] = tabs
-        for ds, by_month in tabs.items():
-            for m, t in by_month.items():
-                publish(own_store.pipeline, bucket=bucket, dataset=ds, month=m, run_id=f"test-{m}", table=t,
-                        schema=shared_schema(ds, party, policy))
-        results[party] = run_for_party(own_store.pipeline, party, MONTH, policy, home, run_id="test-ind")
-    return {"home": home, "inputs": inputs, "results": results}
+    trusted = sample_trusted(MONTHS, seed=5, scale=0.5)
+    for ds, by_month in trusted.items():
+        for m, t in by_month.items():
+            buf = io.BytesIO()
+            pq.write_table(t, buf)
+            own_store.pipeline.put_bytes(TRUSTED_BUCKET, trusted_key(ds, m), buf.getvalue())
+    results = {party: run_for_party(own_store.pipeline, party, MONTH, policy, home, run_id="test-ind")
+               for party in policy.parties}
+    return {"home": home, "trusted": trusted, "results": results}
 
 
 def test_indicators_published_to_each_party_bucket(own_store, policy, published):
@@ -86,7 +86,7 @@ def test_indicators_published_to_each_party_bucket(own_store, policy, published)
         data = reader.get_bytes(bucket, f"indicators/year={MONTH[:4]}/month={MONTH[5:]}/part-0.parquet")
         table = pq.read_table(io.BytesIO(data))
         assert table.num_rows == res["rows"] > 0
-        expected = compute_indicators(published["inputs"][party], MONTH)
+        expected, _ = compute_for_party(published["trusted"], party, MONTH, policy)
         key = ["period", "indicator_id", "area_level", "kabkota_code", "dimension", "dimension_value"]
         assert table.sort_by([(k, "ascending") for k in key]).to_pylist() == \
             expected.sort_by([(k, "ascending") for k in key]).to_pylist()
@@ -99,17 +99,18 @@ def test_indicators_published_to_each_party_bucket(own_store, policy, published)
         local = Path(res["report_path"])
         assert local == published["home"] / "reports" / party / f"{MONTH}.html"
         assert local.read_bytes() == html
+        # the trusted zone itself stays owner-only: a party's key cannot read it
+        with pytest.raises(AccessDenied):
+            reader.get_bytes(TRUSTED_BUCKET, trusted_key("placements", MONTH))
 
 
-def test_missing_datasets_are_noted(policy, published):
+def test_only_the_datasets_the_policy_gives_a_party_are_counted(policy, published):
     for party, res in published["results"].items():
-        html = Path(res["report_path"]).read_text(encoding="utf-8")
         received = set(policy.parties[party].datasets)
-        if "placements" not in received:
-            assert "placements" in res["missing"]
-            assert 'id="missing"' in html and "placements" in html
-        else:
-            assert "placements" not in res["missing"]
+        assert set(res["datasets_used"]) <= received
+        assert res["missing"] == {}  # every indicator dataset is shared with both parties today
+        html = Path(res["report_path"]).read_text(encoding="utf-8")
+        assert 'id="missing"' not in html
 
 
 def test_rerun_is_idempotent(own_store, policy, published):
@@ -121,6 +122,19 @@ def test_rerun_is_idempotent(own_store, policy, published):
     again = run_for_party(own_store.pipeline, party, MONTH, policy, published["home"], run_id="test-ind-2")
     assert again["publish"]["sha256"] == first["publish"]["sha256"]
     assert own_store.pipeline.get_bytes(bucket, again["report_key"]) == Path(first["report_path"]).read_bytes()
+
+
+def test_yearly_evaluation_goes_to_the_bucket_and_disk(own_store, policy, published):
+    from sinergi.indicators.yearly import run_yearly
+
+    for party in policy.parties:
+        out = run_yearly(own_store.pipeline, party, 2025, policy, published["home"])
+        assert out["report_key"] == f"_reports/2025/evaluasi-{party}-2025.html" and out["months"] == MONTHS
+        html = own_store.client_for(party).get_bytes(policy.parties[party].bucket, out["report_key"])
+        assert Path(out["report_path"]).read_bytes() == html
+        text = html.decode()
+        assert 'id="partial"' in text  # two validated months of 2025: the year is not complete
+        assert text.count("<tr data-row=") >= 26 and 'id="targets"' in text
 
 
 @pytest.fixture(scope="module")
@@ -145,12 +159,13 @@ def test_report_renders_in_headless_chromium(published, chromium_path):
             assert "Laporan Bulanan Indikator" in page.title()
             assert page.locator("svg.chart").count() >= 5
             titles = page.locator("svg.chart > title").all_text_contents()
-            assert any("Tren bulanan" in t for t in titles)
             assert any("negara tujuan" in t for t in titles)
             assert any("kab/kota" in t for t in titles)
-            assert any("status penanganan" in t for t in titles)
+            assert any("per 10.000 penduduk" in t for t in titles)
             assert page.locator("svg.chart rect.bar").count() > 10
-            assert page.locator("svg#trend circle").count() >= 2  # one point per month and series
+            assert page.locator("svg.trend").count() >= 3
+            assert page.locator("svg#trend-placements circle").count() == 2  # one point per month
+            assert page.locator("svg#map-placements g[data-code]").count() == 15
             box = page.locator("svg#kabkota-placements").bounding_box()
             assert box and box["width"] > 300 and box["height"] > 100  # laid out, not collapsed
             assert page.locator("#headline tbody tr").count() >= 10
@@ -210,48 +225,56 @@ def monkeypatch_module():
 E2E_MONTH = "2025-07"
 
 
+LAMPUNG_ORIGIN = "(province_code = '18' OR kabkota_code LIKE '18%')"  # the policy's row filter, in SQL
+
+
 @pytest.mark.slow
-def test_end_to_end_indicators_recomputed_from_the_party_bucket(pipeline_run):
+def test_end_to_end_indicators_recomputed_from_the_trusted_zone(pipeline_run):
+    """The published indicators equal DuckDB counts over the trusted zone (all validated rows, the
+    party's row filter in SQL) — and are never below what the party's own k-anonymised release shows."""
     import duckdb
 
+    from sinergi import registry
+
     store, policy = pipeline_run["store"], pipeline_run["policy"]
+    part = f"year={E2E_MONTH[:4]}/month={E2E_MONTH[5:]}/part-0.parquet"
     for party, res in pipeline_run["results"].items():
         bucket = policy.parties[party].bucket
-        reader = store.client_for(party)  # only what this party can read with its own key
-        part = f"year={E2E_MONTH[:4]}/month={E2E_MONTH[5:]}/part-0.parquet"
+        reader = store.client_for(party)  # what this party reads with its own key
         ind = pq.read_table(io.BytesIO(reader.get_bytes(bucket, f"indicators/{part}")))
         assert ind.num_rows == res["rows"] > 0
         con = duckdb.connect()
         con.register("ind", ind)
-        received = {ds for ds in policy.parties[party].datasets}
         checked = 0
         for ds, ind_id, expr in (("placements", "placements", "count(*)"), ("returns", "returns", "count(*)"),
                                  ("cpmi_registrations", "cpmi_registered", "count(*)"),
                                  ("health_checks", "health_checks", "count(*)"),
-                                 ("trainings", "cpmi_trained", "count(DISTINCT nik_token)"),
+                                 ("trainings", "cpmi_trained", "count(DISTINCT person_key)"),
                                  ("stranded_returnees", "stranded_received", "count(*)")):
-            if ds not in received or ds not in res["datasets_used"]:
-                assert ind_id in res["missing"] or ds not in received
-                continue
-            con.register("src", pq.read_table(io.BytesIO(reader.get_bytes(bucket, f"{ds}/{part}"))))
-            expected = dict(con.execute(
-                f"SELECT coalesce(kabkota_code, '-'), {expr} FROM src GROUP BY ALL").fetchall())
-            total = con.execute(f"SELECT {expr} FROM src").fetchone()[0]
+            assert ds in policy.parties[party].datasets and ds in res["datasets_used"]
+            con.register("trusted", pq.read_table(io.BytesIO(store.pipeline.get_bytes(TRUSTED_BUCKET, f"{ds}/{part}"))))
+            con.register("released", pq.read_table(io.BytesIO(reader.get_bytes(bucket, f"{ds}/{part}"))))
+            where = LAMPUNG_ORIGIN if registry.get(ds).scope == "national" else "TRUE"
+            expected = dict(con.execute(f"SELECT kabkota_code, {expr} FROM trusted WHERE {where} GROUP BY ALL").fetchall())
+            total = con.execute(f"SELECT {expr} FROM trusted WHERE {where}").fetchone()[0]
+            released = dict(con.execute("SELECT kabkota_code, count(*) FROM released WHERE kabkota_code IS NOT NULL "
+                                        "GROUP BY ALL").fetchall())
             got = {k: (v, s) for k, v, s in con.execute(
                 "SELECT kabkota_code, value, suppressed FROM ind WHERE indicator_id=? AND period='month' "
-                "AND dimension='total' AND area_level='kabkota' AND kabkota_code IS NOT NULL", [ind_id]).fetchall()}
+                "AND dimension='total' AND area_level='kabkota'", [ind_id]).fetchall()}
+            assert None not in got  # every validated record has its kab/kota: no "not recorded" area
             for code, n in expected.items():
-                if code == "-":
-                    continue
                 value, hidden = got[code]
                 assert hidden or value == n, (party, ind_id, code)
-                assert not hidden or n < 5 or value is None
+                assert not hidden or value is None
+                if not hidden and expr == "count(*)":
+                    assert value >= released.get(code, 0)  # k-anonymity no longer lowers the counts
                 checked += 1
             value, hidden = con.execute(
                 "SELECT value, suppressed FROM ind WHERE indicator_id=? AND period='month' AND dimension='total' "
                 "AND area_level='total'", [ind_id]).fetchone()
             assert hidden or value == total
-        assert checked > 0 or party not in ("lampung",)
+        assert checked > 20
         bad = con.execute("SELECT count(*) FROM ind WHERE unit IN ('records','persons') AND NOT suppressed "
                           "AND value BETWEEN 1 AND 4").fetchone()[0]
         assert bad == 0
@@ -260,27 +283,42 @@ def test_end_to_end_indicators_recomputed_from_the_party_bucket(pipeline_run):
 
 
 @pytest.mark.slow
-def test_indicators_dag_runs_through_airflow(pipeline_run, tmp_path):
-    """`airflow dags test sinergi_indicators` with a month param recomputes and republishes."""
+def test_indicators_and_yearly_dags_run_through_airflow(pipeline_run, tmp_path):
+    """`airflow dags test sinergi_indicators` with month and year params recomputes, republishes and
+    writes the yearly evaluation; the January run of `sinergi_yearly_evaluation` evaluates the year
+    that ended."""
     import json
 
     from sinergi.local import localairflow
     from sinergi.publish import read_pointer
 
     home, policy, store = pipeline_run["home"], pipeline_run["policy"], pipeline_run["store"]
+    bucket = policy.parties["lampung"].bucket
     report = Path(pipeline_run["results"]["lampung"]["report_path"])
-    before = read_pointer(store.pipeline, policy.parties["lampung"].bucket, "indicators", E2E_MONTH)
+    yearly = home / "reports" / "lampung" / "evaluasi-2025.html"
+    before = read_pointer(store.pipeline, bucket, "indicators", E2E_MONTH)
     report.unlink()
     env = localairflow.airflow_env(home)
     env.update(SINERGI_HOME=str(home), AIRFLOW_HOME=str(tmp_path / "airflow"),
                AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp_path / 'airflow.db'}", SINERGI_TASK_RETRIES="0")
     log = tmp_path / "airflow.log"
     localairflow.migrate(env, log)
-    conf = json.dumps({"month": E2E_MONTH, "parties": ["lampung"]})
+    conf = json.dumps({"month": E2E_MONTH, "year": 2025, "parties": ["lampung"]})
     localairflow._run(localairflow.airflow_cmd("dags", "test", "sinergi_indicators", "-c", conf), env, log,
                       "airflow dags test sinergi_indicators")
     text = log.read_text(errors="replace")
     assert "indicators plan: [{'party': 'lampung', 'month': '2025-07'}]" in text
+    assert "yearly evaluation plan: [{'party': 'lampung', 'year': 2025}]" in text
     assert report.exists() and "<svg" in report.read_text(encoding="utf-8")
-    after = read_pointer(store.pipeline, policy.parties["lampung"].bucket, "indicators", E2E_MONTH)
+    assert yearly.exists() and 'id="coverage"' in yearly.read_text(encoding="utf-8")
+    assert store.client_for("lampung").get_bytes(bucket, "_reports/2025/evaluasi-lampung-2025.html") == yearly.read_bytes()
+    after = read_pointer(store.pipeline, bucket, "indicators", E2E_MONTH)
     assert after["generation"] == before["generation"] + 1
+    # the yearly DAG's January run: its data interval starts in January 2025 → the year 2025
+    yearly.unlink()
+    localairflow._run(localairflow.airflow_cmd("dags", "test", "sinergi_yearly_evaluation", "2026-01-10T06:00:00+07:00",
+                                               "-c", json.dumps({"parties": ["lampung"]})), env, log,
+                      "airflow dags test sinergi_yearly_evaluation")
+    line = "yearly evaluation plan: [{'party': 'lampung', 'year': 2025}]"
+    assert log.read_text(errors="replace").count(line) > text.count(line)
+    assert yearly.exists()

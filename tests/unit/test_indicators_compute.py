@@ -1,5 +1,6 @@
-"""Indicators recomputed independently with DuckDB from the published-shaped (pseudonymised) inputs,
-and the disclosure rules checked on the output table alone (not through the code under test)."""
+"""Indicators recomputed independently with DuckDB from trusted-zone-shaped inputs (as one party may
+see them: its datasets, its row filter), and the disclosure rules checked on the output table alone
+(not through the code under test)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from collections import defaultdict
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from sinergi.indicators.compute import compute_indicators, missing_indicators
 from sinergi.indicators.definitions import BY_ID, INDICATORS
-from sinergi.indicators.sample import sample_tables
+from sinergi.indicators.run import compute_for_party, party_view
+from sinergi.indicators.sample import sample_trusted
 from sinergi.policy import load_policy
 
 MONTHS = ["2025-07", "2025-08", "2025-09"]
@@ -29,8 +32,13 @@ def policy():
 
 
 @pytest.fixture(scope="module")
-def inputs(policy):
-    tabs = sample_tables("lampung", policy, MONTHS, seed=11)
+def trusted():
+    return sample_trusted(MONTHS, seed=11)
+
+
+@pytest.fixture(scope="module")
+def inputs(policy, trusted):
+    tabs = party_view(trusted, "lampung", policy)
     # One complaint re-sent in a later month with a new status: must count once (latest state).
     c7 = tabs["complaints"]["2025-07"].slice(0, 1).to_pylist()[0]
     c7 |= {"workflow_status": "Selesai", "resolved_date": __import__("datetime").date(2025, 9, 20)}
@@ -77,11 +85,11 @@ COUNTS = {  # indicator -> SQL expression of the counted quantity and a WHERE cl
     "placements": ("count(*)", "TRUE"),
     "returns": ("count(*)", "TRUE"),
     "complaints": ("count(*)", "TRUE"),
-    "cpmi_trained": ("count(DISTINCT nik_token)", "TRUE"),
+    "cpmi_trained": ("count(DISTINCT person_key)", "TRUE"),
     "health_checks": ("count(*)", "TRUE"),
     "stranded_received": ("count(*)", "TRUE"),
-    "empowerment_returnees": ("count(DISTINCT nik_token)", "participant_type = 'purna PMI'"),
-    "empowerment_families": ("count(DISTINCT nik_token)", "participant_type = 'keluarga PMI'"),
+    "empowerment_returnees": ("count(DISTINCT person_key)", "participant_type = 'purna PMI'"),
+    "empowerment_families": ("count(DISTINCT person_key)", "participant_type = 'keluarga PMI'"),
     "health_facilities_licensed": ("count(*)", "license_valid_until IS NULL OR license_valid_until >= DATE '{end}'"),
 }
 END = {"month": "2025-09-30", "ytd": "2025-09-30", "year": "2025-09-30"}
@@ -164,9 +172,9 @@ def test_returns_sick_deceased_and_cohort_match(db):
         assert sup or val == n
         tr, pl = _dedup(db, "trainings", period), _dedup(db, "placements", "year")
         cohort, placed = db.execute(f"""
-            WITH c AS (SELECT nik_token, min(end_date) AS ed FROM {tr}
-                       WHERE end_date IS NOT NULL AND end_date <= DATE '2025-09-30' GROUP BY nik_token)
-            SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {pl} p WHERE p.nik_token = c.nik_token
+            WITH c AS (SELECT person_key, min(end_date) AS ed FROM {tr}
+                       WHERE end_date IS NOT NULL AND end_date <= DATE '2025-09-30' GROUP BY person_key)
+            SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {pl} p WHERE p.person_key = c.person_key
                    AND p.departure_date BETWEEN c.ed AND c.ed + 183)) FROM c""").fetchone()
         c_val, c_sup = _published(db, "trained_cohort", period)[("-", "total")]
         p_val, p_sup = _published(db, "trained_placed_6m", period)[("-", "total")]
@@ -248,17 +256,48 @@ def test_rates_hidden_when_base_small(inputs):
             assert r["suppressed"] and r["value"] is None
 
 
-def test_missing_datasets_mean_missing_indicators(policy):
-    # Under a policy where kp2mi gets only provincial datasets, national indicators are absent.
-    tabs = sample_tables("kp2mi", policy, ["2025-09"], seed=3)
-    out = compute_indicators(tabs, "2025-09")
+def test_missing_datasets_mean_missing_indicators(policy, trusted):
+    # A party that receives only provincial datasets gets no national indicator.
+    provincial = {ds: t for ds, t in party_view(trusted, "kp2mi", policy).items()
+                  if ds in ("health_checks", "trainings", "initial_registrations", "empowerment")}
+    out = compute_indicators(provincial, "2025-09")
     ids = set(out.column("indicator_id").to_pylist())
-    missing = missing_indicators(tabs)
+    missing = missing_indicators(provincial)
     assert ids.isdisjoint(missing)
     for ind in INDICATORS:
         assert (ind.id in ids) == (ind.id not in missing)
-    if "placements" not in tabs:
-        assert "placements" in missing and "trained_placed_6m_share" in missing
+    assert "placements" in missing and "trained_placed_6m_share" in missing and "cpmi_trained" in ids
+
+
+def test_the_party_row_filter_is_applied_before_counting(policy, trusted, inputs):
+    """A party never learns counts about rows it may not see: national rows from other provinces are
+    in the trusted zone but in no area, total or breakdown of the Lampung-origin parties."""
+    others = sum(t.filter(pc.not_equal(t.column("province_code"), "18")).num_rows
+                 for t in trusted["placements"].values())
+    assert others > 0  # the trusted zone has them ...
+    assert all(set(t.column("province_code").to_pylist()) == {"18"} for t in inputs["placements"].values())
+    for party in ("lampung", "kp2mi"):
+        out, _ = compute_for_party(trusted, party, MONTH, policy)
+        provinces = {r["province_code"] for r in out.to_pylist() if r["area_level"] != "total"}
+        assert provinces == {"18"}, (party, provinces)  # ... but no party's indicators count them
+    unfiltered = compute_indicators(trusted, MONTH)
+    assert {r["province_code"] for r in unfiltered.to_pylist() if r["area_level"] == "province"} > {"18"}
+
+
+def test_two_parties_entitled_to_the_same_rows_get_identical_values(policy, trusted):
+    """kp2mi and lampung both receive the Lampung-origin national rows and every provincial row:
+    every indicator both get has the same value and suppression in every cell."""
+    a, _ = compute_for_party(trusted, "lampung", MONTH, policy)
+    b, _ = compute_for_party(trusted, "kp2mi", MONTH, policy)
+    common = set(a.column("indicator_id").to_pylist()) & set(b.column("indicator_id").to_pylist())
+    assert {"placements", "returns", "complaints", "cpmi_trained", "trained_placed_6m_share"} <= common
+
+    def cells(t):
+        return sorted((r["indicator_id"], r["period"], r["area_level"], r["kabkota_code"] or "", r["dimension"],
+                       r["dimension_value"], r["value"], r["suppressed"]) for r in t.to_pylist()
+                      if r["indicator_id"] in common)
+
+    assert cells(a) == cells(b)
 
 
 def test_deterministic_and_future_months_ignored(inputs):

@@ -47,6 +47,20 @@ def test_the_shipped_table_loads():
     assert BY_ID["health_facilities_licensed"].valid_at_period_end == "license_valid_until"
     assert all(isinstance(i.workplan_row, str) for i in INDICATORS)
     assert SOURCE_DATASETS[0] == "cpmi_registrations" and len(set(SOURCE_DATASETS)) == len(SOURCE_DATASETS)
+    # both languages; persons counted through the trusted zone's key, never a party's token
+    assert all(i.formula and i.formula_id for i in INDICATORS)
+    assert f"0-{PLACED_WITHIN_DAYS} hari" in BY_ID["trained_placed_6m"].formula_id
+    assert {i.distinct for i in INDICATORS if i.unit == "persons" and i.kind == "count"} == {"person_key"}
+    assert "nik_token" not in TEXT
+    from sinergi.indicators.definitions import PERSON_KEY
+    from sinergi.pipeline.trusted import PERSON_KEY as TRUSTED_PERSON_KEY
+
+    assert PERSON_KEY == TRUSTED_PERSON_KEY  # spelled twice so the DAG-parse import stays light
+    # yearly targets (Art. 7): per year, for the province and optionally per kab/kota, with a direction
+    placements = BY_ID["placements"].targets[2025]
+    assert placements.province == 24000 and len(placements.kabkota) == 15 and placements.direction == "at_least"
+    assert BY_ID["complaint_days_to_resolution_median"].targets[2025].direction == "at_most"
+    assert BY_ID["placements"].workplan_rows == ("4d", "4c")
 
 
 @pytest.mark.parametrize("change, expected", [
@@ -83,6 +97,22 @@ def test_the_shipped_table_loads():
     (lambda d: d["settings"].update(small_cell_threshold=1),
      "indicators.yaml: settings.small_cell_threshold: expected a whole number >= 2, got 1"),
     (lambda d: d.update(extra={}), "indicators.yaml: extra: unknown key"),
+    (lambda d: d["indicators"]["placements"].update(formula="Rows of placements."),
+     "indicators.yaml: indicators.placements.formula: expected {en: <formula in English>, id:"),
+    (lambda d: d["indicators"]["health_facilities_licensed"].update(distinct="person_key"),
+     "indicators.yaml: indicators.health_facilities_licensed.distinct: dataset 'health_facilities' has no person_key"),
+    (lambda d: d["indicators"]["placements"]["targets"][2025]["kabkota"].update({"3201": 10}),
+     "indicators.yaml: indicators.placements.targets.2025.kabkota.3201: not a Lampung kab/kota Kemendagri code"),
+    (lambda d: d["indicators"]["cpmi_verified_rate"]["targets"].update({2025: {"province": 90}}),
+     "indicators.yaml: indicators.cpmi_verified_rate.targets.2025.province: a ratio target lies between 0 and 1"),
+    (lambda d: d["indicators"]["placements"]["targets"].update({"2027": {"province": 1}}),
+     "indicators.yaml: indicators.placements.targets.2027: a target year is a number such as 2025"),
+    (lambda d: d["indicators"]["placements"]["targets"].update({2027: {"lampung": 1}}),
+     "indicators.yaml: indicators.placements.targets.2027: expected {province: <value>}"),
+    (lambda d: d["indicators"]["placements"].update(target_direction="more"),
+     "indicators.yaml: indicators.placements.target_direction: 'more' is not one of at_least, at_most"),
+    (lambda d: d["indicators"]["returns"].update(target_direction="at_most"),
+     "indicators.yaml: indicators.returns.target_direction: only applies together with targets"),
 ])
 def test_a_mistake_names_its_key_path(change, expected):
     data = raw()

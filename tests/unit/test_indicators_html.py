@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import pytest
+from markupsafe import escape
 
-from sinergi.indicators.compute import compute_indicators
+from report_checks import cell_texts, numbers, spelled, value_part
+from sinergi.indicators.compute import compute_indicators, missing_indicators
 from sinergi.indicators.definitions import INDICATORS
-from sinergi.indicators.report import render_report
-from sinergi.indicators.sample import sample_tables
+from sinergi.indicators.report import cell_id, render_report
+from sinergi.indicators.run import party_view
+from sinergi.indicators.sample import sample_trusted
 from sinergi.indicators.suppress import lone_suppressed_groups, suppress_cells
 from sinergi.policy import load_policy
 
@@ -35,13 +39,20 @@ class _Doc(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def html():
-    policy = load_policy()
-    tabs = sample_tables("lampung", policy, ["2025-07", "2025-08"], seed=9)
-    table = compute_indicators(tabs, "2025-08")
-    trend = {"2025-07": compute_indicators(tabs, "2025-07", period_names=("month",))}
-    return render_report(table, party="lampung", month="2025-08", policy=policy, missing={"x": ["y"]},
-                         inputs={k: sorted(v) for k, v in tabs.items()}, trend=trend)
+def inputs():
+    return party_view(sample_trusted(["2025-07", "2025-08"], seed=9, scale=3), "lampung", load_policy())
+
+
+@pytest.fixture(scope="module")
+def table(inputs):
+    return compute_indicators(inputs, "2025-08")
+
+
+@pytest.fixture(scope="module")
+def html(inputs, table):
+    trend = {"2025-07": compute_indicators(inputs, "2025-07", period_names=("month",))}
+    return render_report(table, party="lampung", month="2025-08", policy=load_policy(), missing={"x": ["y"]},
+                         inputs={k: sorted(v) for k, v in inputs.items()}, trend=trend)
 
 
 def test_report_is_self_contained(html):
@@ -54,32 +65,78 @@ def test_report_is_self_contained(html):
         for name in ("src", "href", "xlink:href"):
             assert not (attrs.get(name) or "").startswith(("http:", "https:", "//")), attrs
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in html and "url(http" not in html and "@import" not in html
     assert html.startswith("<!DOCTYPE html>") and '<html lang="id">' in html
+    assert "@media print" in html and "@page" in html  # printable to PDF from the browser
 
 
 def test_report_has_charts_tables_and_labels(html):
     doc = _Doc()
     doc.feed(html)
     svgs = [a for t, a in doc.tags if t == "svg"]
-    assert len(svgs) >= 5
-    assert {a["id"] for a in svgs} >= {"trend", "country", "kabkota-placements", "funnel"}
+    assert {a["id"] for a in svgs} >= {"trend-placements", "trend-returns", "map-placements", "country",
+                                       "kabkota-placements", "funnel"}
     titles = " ".join(doc.text.get("title", []))
-    for needle in ("Tren bulanan", "negara tujuan", "per kab/kota", "status penanganan", "Laporan Bulanan"):
-        assert needle in titles
-    assert sum(1 for t, a in doc.tags if t == "rect" and a.get("class") == "bar") > 10
+    for needle in ("monthly trend", "negara tujuan", "per kab/kota", "status penanganan", "per 10.000 penduduk",
+                   "Laporan Bulanan", "Monthly MoU indicators report"):
+        assert needle in titles or needle in html, needle
+    assert sum(1 for t, a in doc.tags if t == "rect" and (a.get("class") or "").startswith("bar")) > 10
     rows = [a for t, a in doc.tags if t == "tr" and "data-indicator" in a]
     assert {a["data-indicator"] for a in rows} >= {"placements", "returns", "complaints", "health_fit_rate"}
-    for ind in INDICATORS:  # the definitions table cites every work-plan row
+    for ind in INDICATORS:  # the definitions table cites every work-plan row and both formulas
         assert f"<td>{ind.workplan_row}</td>" in html
-    assert "Agustus 2025" in html and "disamarkan" in html and 'id="missing"' in html
+        assert str(escape(ind.formula_id)) in html and str(escape(ind.formula)) in html
+    assert "Agustus 2025" in html and "August 2025" in html and "sel disamarkan" in html and 'id="missing"' in html
 
 
-def test_suppressed_values_never_rendered_as_numbers(html):
-    # Every hatched (suppressed) bar is labelled "disamarkan", never with a value.
-    import re
+def test_both_languages_and_distinct_wordings(html):
+    # method notes in both languages, and "cell suppressed" is never confused with "kab/kota withheld"
+    notes = html[html.index('id="metodologi"'):]
+    assert "Periode:" in notes and "Periods:" in notes and "Pengendalian pengungkapan" in notes \
+        and "Disclosure control" in notes
+    assert "kab/kota tidak ditampilkan demi privasi" in notes and "kab/kota withheld for privacy" in notes
+    assert "sel disamarkan" in html and "cell suppressed" in html
+    assert "Kab/kota tidak diketahui (disamarkan)" not in html  # the old conflated wording is gone
 
-    for m in re.finditer(r'<rect class="bar"[^>]*fill="url\(#hatch-[^"]+\)"><title>([^<]*)</title>', html):
-        assert m.group(1).endswith("disamarkan")
+
+def test_suppressed_values_never_rendered_as_numbers(html, table):
+    # Every hatched (suppressed) bar and tile is labelled "sel disamarkan", never with a value ...
+    for m in re.finditer(r'<rect class="bar hidden"[^>]*><title>([^<]*)</title>', html):
+        assert m.group(1).endswith("sel disamarkan")
+    for m in re.finditer(r'<g class="tile hidden"(.*?)</g>', html, re.S):
+        assert "sel disamarkan" in m.group(1) and not re.search(r">[^<]*\d[^<]*</text>", m.group(1))
+    # ... and every element bound to a suppressed cell (table cells, bars, trend points, map tiles) says
+    # so and holds no number but the month it belongs to
+    rows = {cell_id(r): r for r in table.to_pylist()}
+    suppressed = {cid for cid, r in rows.items() if r["suppressed"]}
+    bound = cell_texts(html)
+    assert suppressed & set(bound) and len(bound) > 50
+    calendar = {"2025", "07", "08"}
+    kinds = set()
+    for cid, texts in bound.items():
+        if cid in suppressed:
+            for text in texts:
+                assert "sel disamarkan" in text and numbers(text) <= calendar, (cid, text)
+                assert not numbers(value_part(text)), (cid, text)
+            kinds.add(cid.split("|")[3].split(":")[0])
+    assert {"kabkota", "province"} <= kinds
+    # and an unsuppressed table cell shows exactly its value
+    for cid, texts in bound.items():
+        r = rows.get(cid)
+        if r and not r["suppressed"] and r["unit"] in ("records", "persons") and r["period"] == "ytd":
+            assert any(spelled(r["value"]) in numbers(t) for t in texts), (cid, texts)
+
+
+def test_a_single_month_gets_a_note_instead_of_a_trend_and_empty_charts_a_sentence(inputs):
+    one = {ds: {m: t for m, t in v.items() if m == "2025-07"} for ds, v in inputs.items()}
+    table = compute_indicators(one, "2025-07")
+    html = render_report(table, party="lampung", month="2025-07", policy=load_policy())
+    assert 'id="trend-note"' in html and "two or more months" in html and 'id="trend-placements"' not in html
+    # a chart whose every cell is suppressed is one sentence, not an empty hatched chart
+    tiny = {ds: {m: t.slice(0, 3) for m, t in v.items()} for ds, v in one.items()}
+    html = render_report(compute_indicators(tiny, "2025-07"), party="lampung", month="2025-07", policy=load_policy())
+    assert 'id="kabkota-placements"' not in html
+    assert "All 3 cells of this chart are suppressed" in html or "cells of this chart are suppressed" in html
 
 
 def _cells(values: dict) -> dict:
@@ -123,15 +180,16 @@ def test_threshold_is_configurable_and_zero_is_published():
 
 def test_party_without_national_datasets_still_gets_charts_and_a_missing_note():
     policy = load_policy()
-    tabs = sample_tables("kp2mi", policy, ["2025-08"], seed=4,
-                         datasets=["health_checks", "trainings", "initial_registrations", "empowerment"])
+    tabs = party_view(sample_trusted(["2025-07", "2025-08"], seed=4,
+                                     datasets=["health_checks", "trainings", "initial_registrations", "empowerment"]),
+                      "kp2mi", policy)
     table = compute_indicators(tabs, "2025-08")
-    from sinergi.indicators.compute import missing_indicators
-
-    html = render_report(table, party="kp2mi", month="2025-08", policy=policy, missing=missing_indicators(tabs))
+    trend = {"2025-07": compute_indicators(tabs, "2025-07", period_names=("month",))}
+    html = render_report(table, party="kp2mi", month="2025-08", policy=policy, missing=missing_indicators(tabs),
+                         trend=trend)
     doc = _Doc()
     doc.feed(html)
     ids = {a.get("id") for t, a in doc.tags if t == "svg"}
-    assert {"trend", "kabkota-health-checks"} <= ids and "country" not in ids
+    assert {"trend-health-checks", "kabkota-health-checks"} <= ids and "country" not in ids and "map-placements" not in ids
     missing = html[html.index('id="missing"'):]
     assert "placements" in missing and "complaints" in missing

@@ -60,6 +60,7 @@ def test_dag_is_scheduled_on_every_partys_source_assets():
 
     assert set(mod.SOURCES) == set(SOURCE_DATASETS)  # the DAG's import-free copy matches the definitions
     dag = mod.indicators_dag
-    assert set(dag.task_dict) == {"plan", "indicators"}
+    assert set(dag.task_dict) == {"plan", "indicators", "evaluation_parties", "evaluation"}
     assert "sinergi" in dag.tags and dag.task_dict["indicators"].retries >= 1
     assert dag.task_dict["indicators"].owner == "sinergi-data-engineering"
+    assert "year" in dag.params and dag.task_dict["evaluation"].retries >= 1  # the yearly evaluation on demand

@@ -1,10 +1,13 @@
-"""The MoU indicators mart and the monthly report (issue 9).
+"""The MoU indicators, the monthly report and the yearly evaluation (issues 9, 15).
 
-``compute`` turns one party's published, pseudonymised datasets into a long/tidy ``indicators``
-table (month / year-to-date / last-12-months, per kab/kota, with small-cell and secondary
-suppression, see ``suppress``); ``report`` renders the self-contained monthly HTML report;
-``run.run_for_party`` reads the party's bucket, publishes both and writes the report locally.
-Heavy modules load lazily so DAG files that import this package stay fast to parse.
+``compute`` counts the indicators from the validated months in the trusted zone, as one party may
+see them (``run.party_view``: its datasets, its row filter), into a long/tidy ``indicators`` table
+(month / year-to-date / last-12-months, per kab/kota), protected by small-cell and secondary
+suppression on the aggregates (``suppress``); ``report`` renders the self-contained monthly HTML
+report (``charts``: inline SVG; ``quality``: data quality and timeliness from the manifests);
+``yearly`` the yearly monitoring and evaluation (MoU Art. 7) with targets and the coverage of every
+annex work-plan row (``workplan``); ``run.run_for_party`` reads the trusted zone and publishes both
+monthly outputs. Heavy modules load lazily so DAG files that import this package stay fast to parse.
 """
 
 from __future__ import annotations

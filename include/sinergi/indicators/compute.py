@@ -1,19 +1,23 @@
-"""Compute the MoU indicators from one party's published (pseudonymised) datasets.
+"""Compute the MoU indicators from the validated months in the trusted zone, as one party may see them.
 
-Pure functions: Arrow tables in (``{dataset: {"YYYY-MM": table}}``, exactly as published in the
-party's bucket) → one long/tidy Arrow table out (``INDICATORS_SCHEMA``). Never reads raw data:
-persons are linked only through the party's own ``nik_token``.
+Pure functions: Arrow tables in (``{dataset: {"YYYY-MM": table}}``: the trusted months of the
+datasets the party receives, already restricted to the rows its row filter allows —
+``sinergi.indicators.run.party_view``) → one long/tidy Arrow table out (``INDICATORS_SCHEMA``).
+The rows are *all* validated records (before any party's transforms and k-anonymity), so no record
+is lost to a release's protection; disclosure control is applied here, to the aggregates
+(``sinergi.indicators.suppress``). Persons are linked only through the trusted zone's internal
+``person_key`` (never a party's token), so two parties entitled to the same rows get the same values.
 
 Periods for reporting month M: ``month`` (M), ``ytd`` (January of M's year .. M) and ``year`` (the
 12 months ending at M, for the yearly evaluation of MoU Art. 7). A period uses the months available
-in the bucket (``months_covered``); months after M are never used, so re-running M gives the same
-result. Records that appear in several months (sources that send "created or updated in the month")
-are counted once per period, in their latest state (deduplicated by the dataset's record id).
+in the trusted zone (``months_covered``); months after M are never used, so re-running M gives the
+same result. Records that appear in several months (sources that send "created or updated in the
+month") are counted once per period, in their latest state (deduplicated by the dataset's record id).
 
-Areas: every kab/kota present (Kemendagri code; name from ``sinergi.regions``; rows whose kab/kota
-was withheld by k-anonymity form an "unknown" kab/kota of their province), each province, and the
-total. The 15 Lampung kab/kota always appear (zero if nothing happened) for every indicator whose
-dataset the party has.
+Areas: every kab/kota present (Kemendagri code; name from ``sinergi.regions``; a row without a
+kab/kota — every dataset requires one today, so this is a safeguard — forms a "not recorded" kab/kota
+of its province), each province, and the total. The 15 Lampung kab/kota always appear (zero if
+nothing happened) for every indicator whose datasets the party receives.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from sinergi.indicators.definitions import (
     BY_ID,
     DEFAULT_THRESHOLD,
     INDICATORS,
+    PERSON_KEY,
     PLACED_WITHIN_DAYS,
     SNAPSHOT_DATASETS,
     Indicator,
@@ -40,6 +45,9 @@ from sinergi.indicators.suppress import check_release, is_small, lone_suppressed
 from sinergi.months import Month
 
 UNKNOWN = "(tidak diketahui)"
+#: The area of records without a kab/kota (a safeguard: every dataset requires one today). Not a
+#: privacy measure: indicators count every validated record, so no kab/kota is ever withheld here.
+NOT_RECORDED = "Kab/kota tidak tercatat / kab/kota not recorded"
 TOTAL = "total"
 
 _F = [
@@ -48,13 +56,13 @@ _F = [
      "month | ytd (Januari s.d. bulan pelaporan) | year (12 bulan sampai bulan pelaporan)"),
     ("period_start", pa.string(), "First month of the period (YYYY-MM)", "Bulan pertama periode (YYYY-MM)"),
     ("period_end", pa.string(), "Last month of the period (YYYY-MM)", "Bulan terakhir periode (YYYY-MM)"),
-    ("months_covered", pa.int64(), "Months of the source dataset available in the party's bucket within the period",
-     "Jumlah bulan data sumber yang tersedia di bucket pihak dalam periode"),
+    ("months_covered", pa.int64(), "Months of the source dataset validated (trusted zone) within the period",
+     "Jumlah bulan data sumber yang tervalidasi (zona terpercaya) dalam periode"),
     ("area_level", pa.string(), "kabkota | province | total", "kabkota | province (provinsi) | total"),
     ("province_code", pa.string(), "Province (Kemendagri code) of the area", "Provinsi (kode Kemendagri) wilayah"),
     ("kabkota_code", pa.string(), "Regency/city (Kemendagri code); the province code on province rows; empty for the "
-     "total and for rows whose kab/kota was withheld", "Kabupaten/kota (kode Kemendagri); kode provinsi pada baris "
-     "provinsi; kosong untuk total dan untuk kab/kota yang disamarkan"),
+     "total and for records without a kab/kota", "Kabupaten/kota (kode Kemendagri); kode provinsi pada baris "
+     "provinsi; kosong untuk total dan untuk rekaman tanpa kab/kota"),
     ("kabkota_name", pa.string(), "Area name", "Nama wilayah"),
     ("indicator_id", pa.string(), "Indicator id (see the report's definitions table)", "Kode indikator"),
     ("indicator_name", pa.string(), "Indicator name (Bahasa Indonesia)", "Nama indikator"),
@@ -69,13 +77,16 @@ _F = [
     ("workplan_row", pa.string(), "MoU annex work-plan row the indicator serves (e.g. 4d, 5.2d)",
      "Baris Rencana Kerja Lampiran MoU yang dilayani (mis. 4d, 5.2d)"),
     ("unit", pa.string(), "records | persons | ratio | days | facilities", "records | persons | ratio | days | facilities"),
-    ("source_dataset", pa.string(), "Published dataset the indicator is computed from", "Dataset sumber"),
+    ("source_dataset", pa.string(), "Dataset the indicator is computed from (its validated months)", "Dataset sumber"),
 ]
 INDICATORS_SCHEMA = pa.schema(
     [pa.field(n, t, nullable=True, metadata={"description": en, "description_id": id_, "role": "attribute",
                                              "transform": "aggregate"}) for n, t, en, id_ in _F],
-    metadata={"dataset": "indicators", "description": "MoU indicators per month and kab/kota (suppressed aggregates)",
-              "description_id": "Indikator MoU per bulan dan kab/kota (agregat yang telah disamarkan)"},
+    metadata={"dataset": "indicators",
+              "description": "MoU indicators per month and kab/kota, counted over all validated records of the rows the "
+                             "party may see; small and revealing cells suppressed",
+              "description_id": "Indikator MoU per bulan dan kab/kota, dihitung dari semua rekaman tervalidasi pada baris "
+                                "yang boleh dilihat pihak; sel kecil dan sel yang dapat membukanya disamarkan"},
 )
 
 
@@ -100,7 +111,7 @@ def period_table(by_month: Mapping[str, pa.Table], dataset: str, start: str, end
     parts = [by_month[m].append_column("_month", pa.array([m] * by_month[m].num_rows, pa.string())) for m in months_used]
     t = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
     rid = _record_id(dataset)
-    if (len(months_used) > 1 and rid and rid in t.column_names and t.num_rows
+    if (rid and rid in t.column_names and t.num_rows
             and pc.count_distinct(t.column(rid)).as_py() < t.num_rows):
         t = t.take(pc.sort_indices(t, [("_month", "descending"), (rid, "ascending")]))
         t = t.append_column("_idx", pa.array(range(t.num_rows), pa.int64()))
@@ -117,8 +128,8 @@ def _record_id(dataset: str) -> str | None:
 
 
 def _with_areas(t: pa.Table, dataset: str) -> pa.Table:
-    """Add ``_kab`` (kab/kota code, or ``?<province>`` when withheld) and ``_prov`` (province:
-    the kab/kota prefix, else the row's province_code, else Lampung for provincial datasets)."""
+    """Add ``_kab`` (kab/kota code, or ``?<province>`` when the record has none) and ``_prov``
+    (province: the kab/kota prefix, else the row's province_code, else Lampung for provincial datasets)."""
     n = t.num_rows
     nulls = pa.nulls(n, pa.string())
     kab = t.column("kabkota_code").combine_chunks() if "kabkota_code" in t.column_names else nulls
@@ -265,19 +276,20 @@ def resolution_days(t: pa.Table) -> dict[tuple, list[int]]:
 
 
 def cohort_cells(trainings: pa.Table, placements: pa.Table | None, end: str, lampung_codes: list[str]) -> tuple[dict, dict]:
-    """(trained_cohort, trained_placed_6m) count cells: per token the first training end_date in the
-    period; placed if a placement of the same token departs 0..PLACED_WITHIN_DAYS days later."""
+    """(trained_cohort, trained_placed_6m) count cells: per person (``person_key``) the first training
+    end_date in the period; placed if a placement of the same person departs 0..PLACED_WITHIN_DAYS
+    days later."""
     first: dict[str, tuple] = {}
     last_day = Month.of(end).last_day
-    for tok, ed, kab, prov in zip(*(trainings.column(c).to_pylist() for c in ("nik_token", "end_date", "_kab", "_prov")), strict=True):
+    for tok, ed, kab, prov in zip(*(trainings.column(c).to_pylist() for c in (PERSON_KEY, "end_date", "_kab", "_prov")), strict=True):
         if tok is None or ed is None or ed > last_day:
             continue
         if tok not in first or (ed, kab) < (first[tok][0], first[tok][1]):
             first[tok] = (ed, kab, prov)
     departures: dict[str, list[date]] = defaultdict(list)
     if placements is not None and first:
-        placements = placements.filter(pc.is_in(placements.column("nik_token"), pa.array(list(first), pa.string())))
-        for tok, dep in zip(placements.column("nik_token").to_pylist(), placements.column("departure_date").to_pylist(), strict=True):
+        placements = placements.filter(pc.is_in(placements.column(PERSON_KEY), pa.array(list(first), pa.string())))
+        for tok, dep in zip(placements.column(PERSON_KEY).to_pylist(), placements.column("departure_date").to_pylist(), strict=True):
             if tok is not None and dep is not None:
                 departures[tok].append(dep)
     rows = []
@@ -320,8 +332,8 @@ def compute_indicators(
     threshold: int = DEFAULT_THRESHOLD,
     period_names: tuple[str, ...] = ("month", "ytd", "year"),
 ) -> pa.Table:
-    """The indicators release for ``month`` from one party's published tables (see module doc).
-    Indicators whose source dataset is absent are omitted (``missing_indicators`` lists them)."""
+    """The indicators release for ``month`` from the party's view of the trusted zone (see module
+    doc). Indicators whose source dataset is absent are omitted (``missing_indicators`` lists them)."""
     month = str(Month.of(month))
     lampung_codes = [r.kemendagri_code for r in regions.lampung()]
     rows: list[dict] = []
@@ -380,20 +392,20 @@ def _area_name(level: str, code: str | None, parent: str | None) -> str:
         names = {r.province_code: r.province_name for r in regions.regions()}
         return f"Provinsi {names.get(code, code)}" if code else "Provinsi tidak diketahui"
     if code is None or code.startswith("?"):
-        return "Kab/kota tidak diketahui (disamarkan)"
+        return NOT_RECORDED
     return regions.name_of(code) or f"Kab/kota {code}"
 
 
 def _row(month, period, start, end, months_covered, ind: Indicator, cell: dict) -> dict:
     level, code = cell["area_level"], cell["code"]
-    withheld = level == "kabkota" and (code is None or code.startswith("?"))
+    no_kab = level == "kabkota" and (code is None or code.startswith("?"))
     province = cell["parent"] if level == "kabkota" else (code if level == "province" else None)
     value = cell["value"]
     return {
         "ref_month": month, "period": period, "period_start": start, "period_end": end,
         "months_covered": months_covered, "area_level": level, "province_code": province,
-        "kabkota_code": None if withheld or level == TOTAL else code,
-        "kabkota_name": _area_name(level, None if withheld else code, province),
+        "kabkota_code": None if no_kab or level == TOTAL else code,
+        "kabkota_name": _area_name(level, None if no_kab else code, province),
         "indicator_id": ind.id, "indicator_name": ind.name_id,
         "dimension": cell["dimension"], "dimension_value": cell["dimension_value"],
         "value": None if value is None else float(value), "suppressed": bool(cell["suppressed"]),

@@ -1,8 +1,9 @@
 """The MoU indicator definitions, loaded from ``config/indicators.yaml`` into plain dataclasses.
 
 The YAML is the single place that says what each indicator counts: the annex work-plan row
-(Lampiran Rencana Kerja) it serves, the published (pseudonymised) dataset it is computed from, its
-kind, filters and breakdowns, and its formula in words (the file's header documents every key).
+(Lampiran Rencana Kerja) it serves, the dataset whose validated months (trusted zone) it is computed
+from, its kind, filters and breakdowns, its formula in words (English and Bahasa Indonesia), and the
+yearly targets of the monitoring and evaluation (MoU Art. 7; the file's header documents every key).
 This module checks it when it is first imported — every problem names the key path
 (``indicators.yaml: indicators.placements.kind: ...``) — and stays light (PyYAML with the C loader
 and the registry; no Arrow): the indicators DAG imports ``SOURCE_DATASETS`` at parse time.
@@ -33,6 +34,10 @@ SNAPSHOT_DATASETS = frozenset({"health_facilities"})
 PERIODS = ("month", "ytd", "year")
 PERIOD_LABEL = {"month": "Bulan ini / month", "ytd": "Januari s.d. bulan ini / year to date",
                 "year": "12 bulan terakhir / last 12 months"}
+DIRECTIONS = ("at_least", "at_most")
+#: The trusted zone's person column (sinergi.pipeline.trusted.PERSON_KEY; spelled here to keep this
+#: module free of Arrow: the indicators DAG imports it at parse time).
+PERSON_KEY = "person_key"
 
 
 class IndicatorConfigError(ConfigError):
@@ -60,6 +65,25 @@ class Indicator:
     also_needs: tuple[str, ...] = ()  # datasets read besides ``dataset`` (cohort linkage)
     date_in_period: str | None = None  # count filter: this date column lies in the period
     valid_at_period_end: str | None = None  # count filter: this date column is empty or >= the period's end
+    formula_id: str = ""  # the formula in Bahasa Indonesia
+    also_serves: tuple[str, ...] = ()  # further annex rows the indicator informs
+    targets: dict[int, Target] = field(default_factory=dict)  # year -> target (MoU Art. 7)
+
+    @property
+    def workplan_rows(self) -> tuple[str, ...]:
+        return (self.workplan_row, *self.also_serves)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A yearly target: for Provinsi Lampung (``province``) and optionally per Lampung kab/kota,
+    in the indicator's unit over the calendar year; ``direction`` says whether reaching it means
+    at least (counts, shares) or at most (days to resolve a complaint) the target."""
+
+    year: int
+    direction: str
+    province: float | None = None
+    kabkota: dict[str, float] = field(default_factory=dict)
 
 
 # -- loading and checking -------------------------------------------------------------------------
@@ -67,7 +91,7 @@ _TOP = {"settings", "indicators"}
 _SETTINGS = {"small_cell_threshold": 2, "placed_within_days": 1}  # key -> minimum
 _REQUIRED = ("title", "workplan_row", "dataset", "kind", "unit", "formula")
 _OPTIONAL = ("also_needs", "dimensions", "where", "distinct", "parts", "numerator", "denominator", "small_cell",
-             "headline", "date_in_period", "valid_at_period_end")
+             "headline", "date_in_period", "valid_at_period_end", "also_serves", "targets", "target_direction")
 _PART_KEYS = ("indicator", "dimension", "value")
 #: Per kind: keys it needs, keys it may not have.
 _KIND_NEEDS = {"alias": ("parts",), "sum": ("parts",), "rate": ("numerator", "denominator"), "median": ("denominator",)}
@@ -136,6 +160,8 @@ def _indicator(ident: str, raw: Any, earlier: dict[str, Indicator], settings: di
     title = raw["title"]
     if not isinstance(title, dict) or set(title) != {"en", "id"}:
         raise _fail(f"{where}.title", "expected {en: <English title>, id: <judul Bahasa Indonesia>}")
+    if not isinstance(raw["formula"], dict) or set(raw["formula"]) != {"en", "id"}:
+        raise _fail(f"{where}.formula", "expected {en: <formula in English>, id: <rumus dalam Bahasa Indonesia>}")
     kind = raw["kind"]
     if kind not in KINDS:
         raise _fail(f"{where}.kind", f"{kind!r} is not one of {', '.join(KINDS)}")
@@ -182,8 +208,23 @@ def _indicator(ident: str, raw: Any, earlier: dict[str, Indicator], settings: di
             if not values:
                 raise _fail(f"{where}.where.{col}", "expected a list of at least one allowed value")
             where_filter[col] = _texts(values, f"{where}.where.{col}")
-    formula = _text(raw["formula"], f"{where}.formula").replace(
-        "{placed_within_days}", str(settings["placed_within_days"]))
+    formula, formula_id = (_text(raw["formula"][lang], f"{where}.formula.{lang}").replace(
+        "{placed_within_days}", str(settings["placed_within_days"])) for lang in ("en", "id"))
+    distinct = None
+    if "distinct" in raw:
+        distinct = _text(raw["distinct"], f"{where}.distinct")
+        if distinct == PERSON_KEY:
+            if not registry.get(dataset).person_key:
+                raise _fail(f"{where}.distinct", f"dataset {dataset!r} has no person_key: persons cannot be counted")
+        else:
+            _column(distinct, dataset, f"{where}.distinct")
+    unit = raw["unit"]
+    direction = raw.get("target_direction", "at_least")
+    if direction not in DIRECTIONS:
+        raise _fail(f"{where}.target_direction", f"{direction!r} is not one of {', '.join(DIRECTIONS)}")
+    if "target_direction" in raw and "targets" not in raw:
+        raise _fail(f"{where}.target_direction", "only applies together with targets")
+    targets = _targets(raw.get("targets"), f"{where}.targets", unit, direction) if "targets" in raw else {}
     return Indicator(
         id=ident,
         name_en=_text(title["en"], f"{where}.title.en"),
@@ -193,10 +234,13 @@ def _indicator(ident: str, raw: Any, earlier: dict[str, Indicator], settings: di
         kind=kind,
         unit=raw["unit"],
         formula=formula,
+        formula_id=formula_id,
+        also_serves=tuple(_texts(raw.get("also_serves", []), f"{where}.also_serves")),
+        targets=targets,
         dimensions=tuple(_column(d, dataset, f"{where}.dimensions[{i}]")
                          for i, d in enumerate(_texts(raw.get("dimensions", []), f"{where}.dimensions"))),
         where=where_filter,
-        distinct=_text(raw["distinct"], f"{where}.distinct") if "distinct" in raw else None,
+        distinct=distinct,
         parts=tuple(parts),
         numerator=refs.get("numerator"),
         denominator=refs.get("denominator"),
@@ -209,6 +253,40 @@ def _indicator(ident: str, raw: Any, earlier: dict[str, Indicator], settings: di
         valid_at_period_end=(_column(raw["valid_at_period_end"], dataset, f"{where}.valid_at_period_end")
                              if "valid_at_period_end" in raw else None),
     )
+
+
+def _targets(raw: Any, path: str, unit: str, direction: str) -> dict[int, Target]:
+    from sinergi import regions
+
+    if not isinstance(raw, dict) or not raw:
+        raise _fail(path, "expected a mapping {<year>: {province: <value>, kabkota: {<code>: <value>}}}")
+    lampung = {r.kemendagri_code for r in regions.lampung()}
+    out: dict[int, Target] = {}
+    for year, entry in raw.items():
+        yp = f"{path}.{year}"
+        if not isinstance(year, int) or isinstance(year, bool) or not 2024 <= year <= 2100:
+            raise _fail(yp, "a target year is a number such as 2025")
+        if not isinstance(entry, dict) or not entry or set(entry) - {"province", "kabkota"}:
+            raise _fail(yp, "expected {province: <value>} and/or {kabkota: {<Kemendagri code>: <value>}}")
+        province = _target_value(entry["province"], f"{yp}.province", unit) if "province" in entry else None
+        kab = entry.get("kabkota", {})
+        if not isinstance(kab, dict):
+            raise _fail(f"{yp}.kabkota", "expected a mapping {<Kemendagri code>: <value>} (quote the codes)")
+        kabkota = {}
+        for code, value in kab.items():
+            if not isinstance(code, str) or code not in lampung:
+                raise _fail(f"{yp}.kabkota.{code}", "not a Lampung kab/kota Kemendagri code (quote it: \"1807\")")
+            kabkota[code] = _target_value(value, f"{yp}.kabkota.{code}", unit)
+        out[year] = Target(year=year, direction=direction, province=province, kabkota=kabkota)
+    return out
+
+
+def _target_value(raw: Any, path: str, unit: str) -> float:
+    if not isinstance(raw, int | float) or isinstance(raw, bool) or raw < 0:
+        raise _fail(path, f"expected a number >= 0, got {raw!r}")
+    if unit == "ratio" and raw > 1:
+        raise _fail(path, f"a ratio target lies between 0 and 1 (0.9 = 90 %), got {raw!r}")
+    return float(raw)
 
 
 def parse_indicators(data: Any) -> tuple[dict[str, int], tuple[Indicator, ...]]:

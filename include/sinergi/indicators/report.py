@@ -1,162 +1,217 @@
 """The monthly report per party: one self-contained HTML file (inline SVG charts, inline CSS, no
-JavaScript, no external resources), in Bahasa Indonesia with English labels where natural.
+JavaScript, no external resource, printable), in Bahasa Indonesia and English throughout.
 
-Everything shown comes from the (already suppressed) indicators table: a suppressed cell is drawn
-as a hatched stub labelled "disamarkan" and never as a number. Charts: monthly trends, destination
-country mix, kab/kota ranked bars, and the complaint workflow funnel.
+Everything shown comes from the (already protected) indicators table: a suppressed cell is written
+"sel disamarkan" (cell suppressed) and drawn hatched, never as a number, and nothing is derived
+from it (axis maxima, map classes, rates per 10,000 residents use published values only). Every
+value cell carries ``data-cell="<month>|<indicator>|<period>|<area>|<dimension>|<value>"`` so a test can
+check each one against the indicators table. Sections: headline indicators; the last 12 months as
+trend charts (a short note until two months exist); a map of placements per 10,000 residents;
+destination countries, kab/kota bars and the complaint workflow (one sentence instead of a chart
+whose cells are all suppressed); the kab/kota table; data quality with the producer feedback
+(operator reference); definitions and method notes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from html import escape
+from functools import cache
 from importlib import resources
 
 import pyarrow as pa
+import yaml
 
-from sinergi import vocab
+from sinergi import regions, vocab
+from sinergi.indicators import charts
+from sinergi.indicators.charts import HIDDEN, HIDDEN_EN, PALETTE, fmt, num
 from sinergi.indicators.definitions import BY_ID, INDICATORS, PERIOD_LABEL
 from sinergi.months import Month
 
 BULAN = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
          "November", "Desember"]
-PALETTE = ["#1b6ca8", "#d9822b", "#2e8b57", "#8e44ad", "#c0392b"]
+MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December"]
 TEMPLATE = "templates/indicators_report.html.j2"
-HIDDEN = "disamarkan"
-LAMPUNG = "18"
-#: Indicators drawn as trend lines / kab-kota ranked bars, first available first (a party that lacks
-#: the national datasets still gets charts of its provincial ones).
+CSS = "templates/report.css"
+LAMPUNG = regions.LAMPUNG_PROVINCE_CODE
+#: Indicators drawn as monthly trend charts / kab-kota ranked bars, first available first (a party
+#: that lacks the national datasets still gets charts of its provincial ones).
 TREND = ("placements", "cpmi_registered", "returns", "complaints", "initial_registrations", "health_checks",
-         "cpmi_trained")
+         "cpmi_trained", "stranded_received")
 KABKOTA_CHARTS = ("placements", "cpmi_registered", "returns", "initial_registrations", "health_checks", "cpmi_trained")
+KABKOTA_COLUMNS = ("placements", "cpmi_registered", "returns", "complaints", "health_checks", "cpmi_trained")
+MAP_INDICATOR = "placements"
 
 
 def month_label(month: Month | str) -> str:
-    """``Juli 2025``: the month as the report's Indonesian readers write it."""
+    """``Juli 2025 / July 2025``."""
     m = Month.of(month)
     return f"{BULAN[m.month - 1]} {m.year}"
 
 
-def fmt(value, unit: str, suppressed: bool) -> str:
-    if suppressed:
-        return HIDDEN
-    if value is None:
-        return "–"
-    if unit == "ratio":
-        return f"{value * 100:.1f}%".replace(".", ",")
-    if unit == "days":
-        return f"{value:.1f} hari".replace(".", ",")
-    return f"{int(round(value)):,}".replace(",", ".")
+def month_label_en(month: Month | str) -> str:
+    m = Month.of(month)
+    return f"{MONTHS_EN[m.month - 1]} {m.year}"
 
 
-# -- SVG charts -------------------------------------------------------------------------------------
-def _svg_open(width: int, height: int, title: str, desc: str, cid: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{cid}" viewBox="0 0 {width} {height}" '
-            f'width="{width}" height="{height}" role="img" aria-labelledby="{cid}-t {cid}-d">'
-            f'<title id="{cid}-t">{escape(title)}</title><desc id="{cid}-d">{escape(desc)}</desc>'
-            '<defs><pattern id="hatch-' + cid + '" width="6" height="6" patternUnits="userSpaceOnUse" '
-            'patternTransform="rotate(45)"><rect width="6" height="6" fill="#eee"/>'
-            '<line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="2"/></pattern></defs>')
+@cache
+def population() -> tuple[int, str, dict[str, int]]:
+    """(reference year, source, residents per Lampung kab/kota) from ``config/population.yaml``."""
+    raw = yaml.safe_load(resources.files("sinergi.config").joinpath("population.yaml").read_text(encoding="utf-8"))
+    return int(raw["year"]), " ".join(str(raw["source"]).split()), {str(k): int(v) for k, v in raw["kabkota"].items()}
 
 
-def hbar_chart(items: list[tuple[str, float | None, bool]], title: str, cid: str, unit: str = "records",
-               color: str = PALETTE[0], funnel: bool = False) -> str:
-    """Horizontal bars (ranked, or centred as a funnel). items: (label, value, suppressed)."""
-    label_w, bar_w, row_h, pad = 230, 380, 22, 28
-    height = pad + row_h * max(1, len(items)) + 10
-    width = label_w + bar_w + 90
-    top = max([v for _, v, s in items if v is not None and not s] + [1])
-    parts = [_svg_open(width, height, title, f"{len(items)} kategori; nilai yang disamarkan ditandai arsir.", cid),
-             f'<text x="0" y="16" class="ct">{escape(title)}</text>']
-    if not items:
-        parts.append(f'<text x="{label_w}" y="{pad + 14}" class="lbl">Tidak ada data / no data</text>')
-    for i, (label, value, suppressed) in enumerate(items):
-        y = pad + i * row_h
-        parts.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" class="lbl">{escape(label[:38])}</text>')
-        if suppressed:
-            w, fill, txt = 18, f"url(#hatch-{cid})", HIDDEN
-        else:
-            w, fill, txt = max(1.0, (value or 0) / top * bar_w) if value else 0, color, fmt(value, unit, False)
-        x = label_w + ((bar_w - w) / 2 if funnel else 0)
-        parts.append(f'<rect class="bar" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{fill}">'
-                     f'<title>{escape(label)}: {escape(txt)}</title></rect>')
-        tx = (label_w + bar_w + 6) if funnel else (x + w + 5)
-        parts.append(f'<text x="{tx:.1f}" y="{y + 14}" class="val">{escape(txt)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+def css() -> str:
+    return resources.files("sinergi").joinpath(CSS).read_text(encoding="utf-8")
 
 
-def line_chart(months: list[str], series: dict[str, list[tuple[float | None, bool]]], title: str, cid: str) -> str:
-    """Monthly trend lines; suppressed points are drawn as hollow markers on the axis."""
-    width, height, left, right, top, bottom = 720, 300, 60, 170, 30, 40
-    pw, ph = width - left - right, height - top - bottom
-    vmax = max([v for s in series.values() for v, sup in s if v is not None and not sup] + [1])
-    n = len(months)
+# -- the indicators table as the report reads it -----------------------------------------------------
+class View:
+    """Rows of one indicators table. The agreement is about Lampung: the focus area is the province."""
 
-    def xy(i: int, v: float) -> tuple[float, float]:
-        x = left + (pw * (i / (n - 1)) if n > 1 else pw / 2)
-        return x, top + ph - (v / vmax) * ph
-
-    parts = [_svg_open(width, height, title, f"Tren bulanan {len(series)} indikator, {n} bulan.", cid),
-             f'<text x="0" y="16" class="ct">{escape(title)}</text>',
-             f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" class="axis"/>',
-             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" class="axis"/>',
-             f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" class="val">{fmt(vmax, "records", False)}</text>',
-             f'<text x="{left - 6}" y="{top + ph}" text-anchor="end" class="val">0</text>']
-    for i, m in enumerate(months):
-        x, _ = xy(i, 0)
-        parts.append(f'<text x="{x:.1f}" y="{top + ph + 16}" text-anchor="middle" class="val">{escape(m[2:])}</text>')
-    for k, (name, points) in enumerate(series.items()):
-        color = PALETTE[k % len(PALETTE)]
-        coords = [(xy(i, v), v) for i, (v, sup) in enumerate(points) if v is not None and not sup]
-        if len(coords) > 1:
-            d = " ".join(f"{'M' if j == 0 else 'L'}{x:.1f},{y:.1f}" for j, ((x, y), _) in enumerate(coords))
-            parts.append(f'<path class="line" d="{d}" fill="none" stroke="{color}" stroke-width="2"/>')
-        for i, (v, sup) in enumerate(points):
-            if sup:
-                x, y = xy(i, 0)
-                parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="white" stroke="{color}">'
-                             f'<title>{escape(name)} {escape(months[i])}: {HIDDEN}</title></circle>')
-            elif v is not None:
-                x, y = xy(i, v)
-                parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}">'
-                             f'<title>{escape(name)} {escape(months[i])}: {fmt(v, "records", False)}</title></circle>')
-        ly = top + 14 + k * 18
-        parts.append(f'<rect x="{left + pw + 14}" y="{ly - 9}" width="12" height="4" fill="{color}"/>'
-                     f'<text x="{left + pw + 30}" y="{ly - 4}" class="lbl">{escape(name)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-# -- data access ------------------------------------------------------------------------------------
-class _View:
     def __init__(self, table: pa.Table):
         self.rows = table.to_pylist()
+        self._by_key = {(r["indicator_id"], r["period"], r["area_level"], r["kabkota_code"], r["dimension"],
+                         r["dimension_value"]): r for r in self.rows}
 
-        # The MoU is about Lampung: charts and headline figures show Provinsi Lampung; a party that
-        # receives national rows (kp2mi) also gets the all-areas total in the headline table.
-        self.focus = ("province", LAMPUNG)
+    def get(self, indicator: str, period: str, level: str = "province", code: str | None = LAMPUNG,
+            dimension: str = "total", value: str = "total") -> dict | None:
+        if level == "total":
+            code = None
+        return self._by_key.get((indicator, period, level, code, dimension, value))
 
-    def select(self, *, indicator: str, period: str, level: str | None = None, dimension: str = "total",
-               code: str | None = None) -> list[dict]:
-        if level is None:
-            level, code = self.focus
+    def select(self, *, indicator: str, period: str, level: str = "province", dimension: str = "total") -> list[dict]:
         return [r for r in self.rows if r["indicator_id"] == indicator and r["period"] == period
                 and r["area_level"] == level and r["dimension"] == dimension
-                and (level != "province" or r["kabkota_code"] == code)]
+                and (level != "province" or r["kabkota_code"] == LAMPUNG)]
 
-    def one(self, indicator: str, period: str, level: str | None = None) -> dict | None:
-        rows = self.select(indicator=indicator, period=period, level=level)
-        return rows[0] if rows else None
+    def present(self) -> list[str]:
+        ids = {r["indicator_id"] for r in self.rows}
+        return [i.id for i in INDICATORS if i.id in ids]
 
 
-def _items(rows: list[dict], label_key: str, order: list[str] | None = None, lampung_only: bool = False) -> list:
-    rows = [r for r in rows if not lampung_only or (r["province_code"] == "18")]
-    items = [(r[label_key], r["value"], r["suppressed"]) for r in rows if r["suppressed"] or (r["value"] or 0) > 0 or order]
+def cell_id(r: dict) -> str:
+    """``<ref month>|<indicator>|<period>|<level>:<area>|<dimension>|<value>``: one cell of one release."""
+    area = r["kabkota_code"] if r["area_level"] != "total" else "total"
+    return (f"{r['ref_month']}|{r['indicator_id']}|{r['period']}|{r['area_level']}:{area or '-'}|{r['dimension']}|"
+            f"{r['dimension_value']}")
+
+
+def cell(r: dict | None, unit: str | None = None) -> dict:
+    """What a table cell shows: text (never a suppressed value), the hidden flag, the data-cell id."""
+    if r is None:
+        return {"text": "–", "hidden": False, "id": ""}
+    unit = unit or BY_ID[r["indicator_id"]].unit
+    return {"text": fmt(r["value"], unit, r["suppressed"]), "hidden": bool(r["suppressed"]), "id": cell_id(r)}
+
+
+def items(rows: list[dict], label_key: str, order: list[str] | None = None, lampung_only: bool = False) -> list:
+    rows = [r for r in rows if not lampung_only or r["province_code"] == LAMPUNG]
+    out = [(r[label_key], r["value"], r["suppressed"], cell_id(r)) for r in rows
+           if r["suppressed"] or (r["value"] or 0) > 0 or order]
     if order:
         pos = {v: i for i, v in enumerate(order)}
-        return sorted(items, key=lambda t: (pos.get(t[0], len(pos)), t[0]))
-    return sorted(items, key=lambda t: (-(t[1] or 0) if not t[2] else 0, t[2], t[0]))
+        return sorted(out, key=lambda t: (pos.get(t[0], len(pos)), t[0]))
+    return sorted(out, key=lambda t: (-(t[1] or 0) if not t[2] else 0, t[2], t[0]))
+
+
+def bar_or_note(cid: str, title: str, rows: list, **kwargs) -> dict:
+    """A bar chart, or one sentence when there is nothing to draw (no cell, or every cell suppressed)."""
+    if not rows:
+        return {"id": cid, "title": title, "svg": None, "caption": None,
+                "note": "Tidak ada data pada periode ini. / No data in this period."}
+    if all(row[2] for row in rows):
+        return {"id": cid, "title": title, "svg": None, "caption": None,
+                "note": f"Semua {len(rows)} sel grafik ini disamarkan (nilai kecil), sehingga grafik tidak ditampilkan. / "
+                        f"All {len(rows)} cells of this chart are suppressed (small values), so it is not drawn."}
+    return {"id": cid, "title": title, "svg": charts.hbar_chart(rows, title, cid, **kwargs), "note": None, "caption": None}
+
+
+def trend_panels(tables: Mapping[str, pa.Table], ids: list[str], period: str = "month") -> dict:
+    """Small multiples: one monthly line chart per indicator over the months of ``tables``; a note
+    instead until two months exist, and one sentence for an indicator whose points are all suppressed."""
+    months = sorted(tables)
+    if len(months) < 2:
+        return {"months": months, "panels": [], "note": (
+            "Grafik tren ditampilkan setelah tersedia data untuk dua bulan atau lebih; saat ini baru "
+            f"{len(months)} bulan. / The trend charts appear once two or more months of data exist; "
+            f"there is {len(months)} month so far.")}
+    views = {m: View(tables[m]) for m in months}
+    panels = []
+    for k, ind_id in enumerate(ids):
+        ind = BY_ID[ind_id]
+        pts = []
+        for m in months:
+            r = views[m].get(ind_id, period)
+            pts.append((r["value"], bool(r["suppressed"]), cell_id(r)) if r else (None, False, None))
+        cid = f"trend-{ind_id.replace('_', '-')}"
+        title = f"{ind.name_id} / {ind.name_en}"
+        if not any(p[0] is not None and not p[1] for p in pts):
+            hidden = sum(1 for p in pts if p[1])
+            panels.append({"id": cid, "title": title, "svg": None, "note": (
+                f"{ind.name_id}: semua {hidden} nilai bulanan disamarkan (nilai kecil). / "
+                f"{ind.name_en}: all {hidden} monthly values are suppressed (small values).")})
+            continue
+        panels.append({"id": cid, "title": title, "note": None,
+                       "svg": charts.line_chart(months, pts, title, cid, unit=ind.unit,
+                                                color=PALETTE[k % len(PALETTE)])})
+    return {"months": months, "panels": panels, "note": None}
+
+
+def map_cells(view: View, period: str, indicator: str = MAP_INDICATOR) -> dict[str, tuple]:
+    """Kemendagri code -> (count, suppressed, per 10,000 residents) for the 15 Lampung kab/kota;
+    rates only from published counts."""
+    _, _, pop = population()
+    out = {}
+    for code, residents in pop.items():
+        r = view.get(indicator, period, "kabkota", code)
+        if r is None:
+            out[code] = (None, False, None, None)
+        elif r["suppressed"]:
+            out[code] = (None, True, None, cell_id(r))
+        else:
+            out[code] = (r["value"], False, (r["value"] or 0) / residents * 10_000, cell_id(r))
+    return out
+
+
+def placements_map(view: View, period: str, cid: str, what: str) -> dict | None:
+    if MAP_INDICATOR not in view.present():
+        return None
+    year, source, _ = population()
+    title = f"PMI ditempatkan per 10.000 penduduk, {what} / placements per 10,000 residents"
+    cells = map_cells(view, period)
+    return {"id": cid, "title": title, "svg": charts.lampung_map(cells, title, cid), "note": None,
+            "caption": (f"Kartogram petak: satu petak per kab/kota (bukan batas wilayah). Penduduk: {source}. / "
+                        f"Tile cartogram: one tile per kab/kota (not boundaries). Residents: BPS, census {year}."),
+            "cells": cells}
+
+
+def headline_rows(view: View) -> tuple[list[dict], bool]:
+    rows = []
+    for ind in INDICATORS:
+        if ind.id not in view.present() or not ind.headline:
+            continue
+        rows.append({"id": ind.id, "name_id": ind.name_id, "name_en": ind.name_en, "row": ind.workplan_row,
+                     **{p: cell(view.get(ind.id, p)) for p in ("month", "ytd", "year")},
+                     "all": cell(view.get(ind.id, "month", "total"))})
+    show_all = any(h["all"]["text"] != h["month"]["text"] for h in rows)
+    return rows, show_all
+
+
+def kabkota_rows(view: View, period: str, columns: list[str]) -> list[dict]:
+    out: dict[str, dict] = {}
+    for ind_id in columns:
+        for r in view.select(indicator=ind_id, period=period, level="kabkota"):
+            if r["province_code"] != LAMPUNG:
+                continue
+            key = r["kabkota_code"] or "~"
+            out.setdefault(key, {"code": r["kabkota_code"] or "–", "name": r["kabkota_name"], "cells": {}})
+            out[key]["cells"][ind_id] = cell(r)
+    return [out[k] for k in sorted(out)]
+
+
+def definitions() -> list:
+    return list(INDICATORS)
 
 
 def render_report(
@@ -169,83 +224,50 @@ def render_report(
     inputs: Mapping[str, list[str]] | None = None,
     trend: Mapping[str, pa.Table] | None = None,
     threshold: int = 5,
+    quality: list[dict] | None = None,
+    feedback: list[dict] | None = None,
 ) -> str:
-    """Render the report HTML from the indicators table of ``month`` (and, for trends, the
-    month-period indicator tables of earlier months: ``trend`` = {"YYYY-MM": table})."""
+    """Render the monthly report from the indicators table of ``month`` and, for the trend charts,
+    the month-period indicator tables of earlier months (``trend`` = {"YYYY-MM": table})."""
     import jinja2
 
-    v = _View(table)
+    view = View(table)
+    present = view.present()
     title_party = policy.parties[party].title if policy is not None and party in policy.parties else party
-    present = sorted({r["indicator_id"] for r in v.rows}, key=lambda i: [x.id for x in INDICATORS].index(i))
-    headline = []
-    for ind in INDICATORS:
-        if ind.id not in present:
-            continue
-        cells = {p: v.one(ind.id, p) for p in ("month", "ytd", "year")}
-        total = v.one(ind.id, "month", level="total")
-        headline.append({
-            "all": fmt(total["value"], ind.unit, total["suppressed"]) if total else "–",
-            "id": ind.id, "name_id": ind.name_id, "name_en": ind.name_en, "row": ind.workplan_row,
-            **{p: (fmt(c["value"], ind.unit, c["suppressed"]) if c else "–") for p, c in cells.items()},
-            "suppressed": any(c and c["suppressed"] for c in cells.values()),
-        })
-
-    show_all = any(h["all"] != h["month"] for h in headline)
-    charts: list[dict] = []
-    # 1. Trends (month values of each available month up to the reporting month).
-    trend_tables = dict(trend or {})
-    trend_tables[month] = table
-    tmonths = sorted(trend_tables)
-    series: dict[str, list] = {}
-    trend_ids = [i for i in TREND if i in present][:4]
-    for ind_id in trend_ids:
-        pts = []
-        for m in tmonths:
-            r = _View(trend_tables[m]).one(ind_id, "month") if m != month else v.one(ind_id, "month")
-            pts.append((r["value"], r["suppressed"]) if r else (None, False))
-        series[f"{BY_ID[ind_id].name_id}"] = pts
-    if series:
-        charts.append({"id": "trend", "title": "Tren bulanan / monthly trend",
-                       "svg": line_chart(tmonths, series, "Tren bulanan (total) / monthly trend", "trend")})
-    # 2. Destination country mix (year to date).
+    headline, show_all = headline_rows(view)
+    trend_tables = {**dict(trend or {}), month: table}
+    trends = trend_panels(trend_tables, [i for i in TREND if i in present][:6])
+    figures: list[dict] = []
+    mapfig = placements_map(view, "month", "map-placements", month_label(month))
+    if mapfig:
+        figures.append(mapfig)
     if "placements" in present:
-        rows = v.select(indicator="placements", period="ytd", dimension="destination_country")
-        items = [(f"{vocab.country_name(c) or c} ({c})", val, s) for c, val, s in _items(rows, "dimension_value")]
-        charts.append({"id": "country", "title": "Negara penempatan / destination country (YTD)",
-                       "svg": hbar_chart(items, "Penempatan menurut negara tujuan (Jan s.d. bulan ini)", "country")})
-    # 3. Kab/kota ranked bars.
+        rows = view.select(indicator="placements", period="ytd", dimension="destination_country")
+        its = [(f"{vocab.country_name(c) or c} ({c})", v, s, ref) for c, v, s, ref in items(rows, "dimension_value")]
+        figures.append(bar_or_note("country", "Penempatan menurut negara tujuan (Jan s.d. bulan ini) / placements by "
+                                   "destination country (year to date)", its))
     for ind_id in [i for i in KABKOTA_CHARTS if i in present][:3]:
         cid = f"kabkota-{ind_id.replace('_', '-')}"
-        rows = v.select(indicator=ind_id, period="month", level="kabkota", code=None)
-        charts.append({"id": cid, "title": f"{BY_ID[ind_id].name_id} menurut kab/kota ({month_label(month)})",
-                       "svg": hbar_chart(_items(rows, "kabkota_name", lampung_only=True),
-                                         f"{BY_ID[ind_id].name_id} per kab/kota — {month_label(month)}", cid,
-                                         color=PALETTE[1])})
-    # 4. Complaint workflow funnel (year to date).
+        ind = BY_ID[ind_id]
+        rows = view.select(indicator=ind_id, period="month", level="kabkota")
+        figures.append(bar_or_note(cid, f"{ind.name_id} per kab/kota / {ind.name_en} by kab/kota — {month_label(month)}",
+                                   items(rows, "kabkota_name", lampung_only=True), color=PALETTE[1]))
     if "complaints" in present:
-        rows = v.select(indicator="complaints", period="ytd", dimension="workflow_status")
-        items = _items(rows, "dimension_value", order=vocab.values("complaint_status"))
-        charts.append({"id": "funnel", "title": "Status penanganan pengaduan / complaint workflow (YTD)",
-                       "svg": hbar_chart(items, "Pengaduan menurut status penanganan (Jan s.d. bulan ini)", "funnel",
-                                         color=PALETTE[2], funnel=True)})
-
-    kab_cols = [i for i in ("placements", "cpmi_registered", "returns", "complaints", "health_checks", "cpmi_trained")
-                if i in present]
-    kab_rows: dict[str, dict] = {}
-    for ind_id in kab_cols:
-        for r in v.select(indicator=ind_id, period="month", level="kabkota", code=None):
-            if r["province_code"] != LAMPUNG:
-                continue
-            key = r["kabkota_code"] or "~" + (r["province_code"] or "")
-            kab_rows.setdefault(key, {"code": r["kabkota_code"] or "–", "name": r["kabkota_name"]})[ind_id] = fmt(
-                r["value"], BY_ID[ind_id].unit, r["suppressed"])
+        rows = view.select(indicator="complaints", period="ytd", dimension="workflow_status")
+        figures.append(bar_or_note("funnel", "Pengaduan menurut status penanganan (Jan s.d. bulan ini) / complaints by "
+                                   "workflow status (year to date)",
+                                   items(rows, "dimension_value", order=vocab.values("complaint_status")),
+                                   color=PALETTE[2], funnel=True))
+    kab_cols = [i for i in KABKOTA_COLUMNS if i in present]
     template = resources.files("sinergi").joinpath(TEMPLATE).read_text(encoding="utf-8")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return env.from_string(template).render(
-        party=party, party_title=title_party, month=month, month_label=month_label(month),
-        headline=headline, show_all=show_all, charts=charts, period_label=PERIOD_LABEL, threshold=threshold,
-        kab_cols=[(i, BY_ID[i].name_id) for i in kab_cols], kab_rows=[kab_rows[k] for k in sorted(kab_rows)],
-        missing=sorted((missing or {}).items()), inputs=sorted((inputs or {}).items()),
-        definitions=[i for i in INDICATORS], rows=table.num_rows,
-        suppressed=sum(1 for r in v.rows if r["suppressed"]),
+        css=css(), party=party, party_title=title_party, month=month, month_label=month_label(month),
+        month_label_en=month_label_en(month), headline=headline, show_all=show_all, trends=trends, figures=figures,
+        period_label=PERIOD_LABEL, threshold=threshold, hidden=HIDDEN, hidden_en=HIDDEN_EN,
+        kab_cols=[(i, BY_ID[i].name_id, BY_ID[i].name_en) for i in kab_cols], kab_rows=kabkota_rows(view, "month", kab_cols),
+        missing=sorted((missing or {}).items()), inputs=sorted((inputs or {}).items()), definitions=definitions(),
+        rows=table.num_rows, suppressed=sum(1 for r in view.rows if r["suppressed"]),
+        quality=quality or [], feedback=feedback or [], num=num,
+        population=population(),
     )

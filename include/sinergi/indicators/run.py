@@ -1,50 +1,76 @@
-"""Read a party's bucket, compute its indicators, publish them and the monthly report.
+"""Compute a party's indicators from the trusted zone, publish them and the monthly report.
 
-Reads only what the party itself received: ``s3://<bucket>/<dataset>/year=YYYY/month=MM/part-0.parquet``
-for the 12 months ending at the reporting month (the window of every period). Publishes the
-``indicators`` dataset through the publisher (atomic, idempotent, manifest + catalog) and the HTML
-report to ``_reports/<YYYY-MM>/laporan-<party>-<YYYY-MM>.html`` in the same bucket (one PUT:
-atomic; same input → same bytes), and writes it to ``<home>/reports/<party>/<YYYY-MM>.html``
-(both keys: ``sinergi.layout``).
+Reads the validated months of the 12 months ending at the reporting month (the window of every
+period) from the trusted zone (``sinergi.pipeline.trusted``: all valid rows, no direct identifiers,
+persons as the internal ``person_key``), keeps the datasets the sharing policy gives the party and,
+of each, the rows its row filter allows (``party_view``), then computes and protects the aggregates
+(``compute``). Publishes the ``indicators`` dataset through the publisher (atomic, idempotent,
+manifest + catalog) and the HTML report to ``_reports/<YYYY-MM>/laporan-<party>-<YYYY-MM>.html`` in
+the party's bucket (one PUT: atomic; same input → same bytes), and writes it to
+``<home>/reports/<party>/<YYYY-MM>.html`` (both keys: ``sinergi.layout``).
 """
 
 from __future__ import annotations
 
-import io
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from sinergi.disclosure import leak_guard
 from sinergi.indicators.compute import INDICATORS_SCHEMA, compute_indicators, missing_indicators
 from sinergi.indicators.definitions import DEFAULT_THRESHOLD, INDICATORS, needed_datasets
-from sinergi.layout import local_report_path, parse_data_key, report_key
+from sinergi.layout import local_report_path, report_key
 from sinergi.months import Month
 from sinergi.objectstore import ObjectStore
+from sinergi.pipeline.trusted import read_trusted, trusted_months
 
 log = logging.getLogger(__name__)
 
 DATASET = "indicators"
+Tables = dict[str, dict[str, pa.Table]]
 
 
-def read_party_tables(store: ObjectStore, bucket: str, month: Month | str,
-                      datasets: tuple[str, ...] | None = None) -> dict[str, dict[str, pa.Table]]:
-    """``{dataset: {"YYYY-MM": table}}`` of the published months in [month-11, month]."""
-    wanted = set(datasets or {d for i in INDICATORS for d in needed_datasets(i)})
+def source_datasets() -> list[str]:
+    return sorted({d for i in INDICATORS for d in needed_datasets(i)})
+
+
+def read_trusted_tables(store: ObjectStore, month: Month | str, datasets: list[str] | None = None, *,
+                        months: int = 12) -> Tables:
+    """``{dataset: {"YYYY-MM": table}}``: the trusted months in [month - (months-1), month]."""
     last = Month.of(month)
-    first = last - 11
-    out: dict[str, dict[str, pa.Table]] = {}
-    for ds in sorted(wanted):
-        for obj in store.list(bucket, f"{ds}/"):
-            parsed = parse_data_key(obj.key)
-            if parsed is None or parsed[0] != ds:
-                continue
-            if first <= parsed[1] <= last:
-                data = store.get_bytes(bucket, obj.key)
-                out.setdefault(ds, {})[str(parsed[1])] = pq.read_table(io.BytesIO(data))
+    first = last - (months - 1)
+    out: Tables = {}
+    for ds in datasets or source_datasets():
+        for m in trusted_months(store, ds):
+            if str(first) <= m <= str(last):
+                table = read_trusted(store, ds, m)
+                if table is not None:
+                    out.setdefault(ds, {})[m] = table
     return out
+
+
+def party_view(trusted: Mapping[str, Mapping[str, pa.Table]], party: str, policy) -> Tables:
+    """What the party's indicators may count: the datasets the policy gives it, and of each only the
+    rows its row filter allows (``sinergi.policy.apply.row_mask``, the filter ``share`` applies)."""
+    from sinergi.policy.apply import row_mask
+
+    entries = policy.parties[party].datasets
+    out: Tables = {}
+    for ds, by_month in trusted.items():
+        if ds not in entries:
+            continue
+        cond = entries[ds].row_filter
+        out[ds] = {m: (t.filter(row_mask(cond, t)) if cond is not None else t) for m, t in by_month.items()}
+    return out
+
+
+def compute_for_party(trusted: Mapping[str, Mapping[str, pa.Table]], party: str, month: Month | str, policy, *,
+                      threshold: int = DEFAULT_THRESHOLD, period_names: tuple[str, ...] = ("month", "ytd", "year")):
+    """(indicators table, the party's view) for ``month`` — the one way a party's values are made."""
+    tables = party_view(trusted, party, policy)
+    return compute_indicators(tables, month, threshold=threshold, period_names=period_names), tables
 
 
 def run_for_party(
@@ -56,13 +82,16 @@ def run_for_party(
     *,
     run_id: str | None = None,
     threshold: int = DEFAULT_THRESHOLD,
+    trusted: Mapping[str, Mapping[str, pa.Table]] | None = None,
 ) -> dict:
     """Compute, publish and write the indicators and report of ``party`` for ``month``.
 
-    ``store`` must be able to read and write the party's bucket (the pipeline identity). Returns a
+    ``store`` is the pipeline identity (reads the trusted zone, writes the party's bucket);
+    ``trusted`` may pass the trusted months already read (several parties, one read). Returns a
     small JSON-able dict: ``report_path`` (local), ``report_key``, ``rows``, ``bucket``,
     ``datasets_used``, ``missing`` (indicator → missing datasets), ``publish`` (publisher result).
     """
+    from sinergi.indicators.quality import feedback_refs, month_quality
     from sinergi.indicators.report import render_report
     from sinergi.publish import publish, update_catalog
     from sinergi.publish.kit import write_party_kit
@@ -70,8 +99,9 @@ def run_for_party(
     month = str(Month.of(month))
     bucket = policy.parties[party].bucket
     run_id = run_id or f"indicators-{month}"
-    tables = read_party_tables(store, bucket, month)
-    table = compute_indicators(tables, month, threshold=threshold)
+    if trusted is None:
+        trusted = read_trusted_tables(store, month)
+    table, tables = compute_for_party(trusted, party, month, policy, threshold=threshold)
     leak = leak_guard(table)  # aggregates only: fail closed if anything identifier-like slipped in
     missing = missing_indicators(tables)
     months_seen = {ds: sorted(t) for ds, t in tables.items()}
@@ -81,6 +111,8 @@ def run_for_party(
         manifest_extra={
             "party": party,
             "kind": "indicators",
+            "basis": "trusted zone: all validated records of the rows the party may see; disclosure control on "
+                     "the aggregates",
             "threshold": threshold,
             "inputs": months_seen,
             "missing_indicators": missing,
@@ -94,16 +126,15 @@ def run_for_party(
     # same way (deterministic), so the report never shows a cell those releases suppressed.
     earlier = sorted({m for t in tables.values() for m in t if m < month})
     trend = {m: compute_indicators(tables, m, threshold=threshold, period_names=("month",)) for m in earlier}
+    received = sorted(policy.parties[party].datasets)
+    quality = month_quality(store, bucket, received, [month])
     html = render_report(table, party=party, month=month, policy=policy, missing=missing, inputs=months_seen,
-                         trend=trend, threshold=threshold)
+                         trend=trend, threshold=threshold, quality=quality,
+                         feedback=feedback_refs(store, quality, month))
     data = html.encode("utf-8")
     key = report_key(party, month)
     store.put_bytes(bucket, key, data, content_type="text/html; charset=utf-8")
-    path = local_report_path(Path(home), party, month)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)  # atomic locally too
+    path = write_local(local_report_path(Path(home), party, month), data)
     log.info("indicators %s %s: %d rows → s3://%s/%s; report %s", party, month, table.num_rows, bucket,
              result.get("object_key"), path)
     return {
@@ -111,6 +142,15 @@ def run_for_party(
         "report_path": str(path), "report_key": key, "datasets_used": sorted(tables),
         "missing": missing, "publish": dict(result),
     }
+
+
+def write_local(path: Path, data: bytes) -> Path:
+    """Write a report file atomically (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
 
 
 def plan_runs(

@@ -1,8 +1,12 @@
-"""Synthetic *published* tables for tests and demos: shaped exactly like ``shared_schema(dataset,
-party, policy)`` (tokens as random hex, age bands, canonical codes), never derived from real data.
+"""Synthetic *trusted-zone* months for tests and demos: shaped exactly like the trusted zone
+(``sinergi.pipeline.trusted``: the registry's columns without the direct identifiers, plus
+``person_key``), never derived from real data.
 
-A shared pool of person tokens links trainings, health checks and placements the way a party's
-own tokens do, so the trained → placed indicator has something to find. Deterministic per seed.
+National datasets carry a share of rows from other provinces (so a party's row filter matters),
+and a shared pool of person keys links trainings, health checks and placements the way the trusted
+zone's internal key does, so the trained → placed indicator has something to find. Deterministic per
+seed. The real chain (simulator → extract → validate → trusted zone) is tested in the integration
+tests; these tables keep the unit tests of the computation fast.
 """
 
 from __future__ import annotations
@@ -12,18 +16,21 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 
-from sinergi import regions, vocab
+from sinergi import regions, registry, vocab
 from sinergi.months import Month
+from sinergi.pipeline.trusted import PERSON_KEY
 
 # Monthly rows per dataset (Lampung-like scale, small enough for fast tests).
 VOLUME = {
     "cpmi_registrations": 260, "initial_registrations": 120, "placements": 200, "returns": 60, "complaints": 9,
     "trainings": 70, "empowerment": 25, "health_facilities": 22, "health_checks": 110, "stranded_returnees": 4,
 }
-# Skewed kab/kota weights (Lampung Timur dominates, Pesisir Barat rare), as in DOMAIN.md.
+# Skewed kab/kota weights (Lampung Timur dominates, Pesisir Barat rare), as in the domain notes.
 _KAB_WEIGHTS = {"1807": 30, "1802": 13, "1801": 8, "1809": 5, "1806": 4, "1810": 4, "1803": 3, "1805": 3,
                 "1812": 3, "1871": 2, "1808": 2, "1811": 2, "1872": 1.5, "1804": 0.5, "1813": 0.2}
 _COUNTRIES = {"TW": 55, "HK": 20, "MY": 12, "JP": 6, "SG": 5, "KR": 2}
+#: Share of national rows whose worker comes from another province (the Lampung filter drops them).
+OTHER_PROVINCES = 0.15
 
 
 def _date_in(rng: random.Random, month: str) -> date:
@@ -35,39 +42,48 @@ def _pick(rng: random.Random, weights: dict[str, float]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
-def sample_tables(party: str, policy, months: list[str], seed: int = 7, scale: float = 1.0,
-                  datasets: list[str] | None = None) -> dict[str, dict[str, pa.Table]]:
-    from sinergi.policy import shared_schema
+def trusted_sample_schema(dataset: str) -> pa.Schema:
+    """The trusted zone's schema of ``dataset`` (what ``to_trusted`` makes of its valid rows)."""
+    from sinergi.pipeline.trusted import trusted_schema
 
+    return trusted_schema(dataset, registry.get(dataset).arrow_schema)
+
+
+def sample_trusted(months: list[str], seed: int = 7, scale: float = 1.0,
+                   datasets: list[str] | None = None) -> dict[str, dict[str, pa.Table]]:
+    """``{dataset: {"YYYY-MM": table}}`` shaped like the trusted zone."""
     rng = random.Random(seed)
-    people = [f"t_{rng.getrandbits(128):032x}" for _ in range(3000)]
-    names = datasets or [d for d in VOLUME if d in policy.parties[party].datasets]
+    people = [f"t_{''.join(rng.choice('abcdefghijklmnop') for _ in range(32))}" for _ in range(3000)]
+    others = [r.kemendagri_code for r in regions.regions() if r.province_code != regions.LAMPUNG_PROVINCE_CODE]
+    names = datasets or list(VOLUME)
     out: dict[str, dict[str, pa.Table]] = {}
     counter = 0
     for month in months:
         for ds in names:
-            schema = shared_schema(ds, party, policy)
+            schema = trusted_sample_schema(ds)
             n = max(1, int(VOLUME[ds] * scale * rng.uniform(0.8, 1.2)))
+            if ds == "health_facilities":
+                n = min(n, 22)  # a register of 22 facilities: one row per facility
             rows = []
-            for _ in range(n):
+            for i in range(n):
                 counter += 1
-                rows.append(_row(rng, ds, month, counter, people, schema))
+                rows.append(_row(rng, ds, month, counter, people, schema, others, i))
             out.setdefault(ds, {})[month] = pa.Table.from_pylist(rows, schema=schema)
     return out
 
 
-def _row(rng: random.Random, ds: str, month: str, n: int, people: list[str], schema: pa.Schema) -> dict:
+def _row(rng: random.Random, ds: str, month: str, n: int, people: list[str], schema: pa.Schema,
+         others: list[str], i: int) -> dict:
     kab = _pick(rng, _KAB_WEIGHTS)
-    if rng.random() < 0.03 and "kabkota_code" in schema.names and ds in ("complaints", "stranded_returnees", "returns"):
-        kab = None  # withheld by the policy's k-anonymity steps
+    if registry.get(ds).scope == "national" and rng.random() < OTHER_PROVINCES:
+        kab = rng.choice(others)
     d = _date_in(rng, month)
-    tok = rng.choice(people)
-    band_lo = rng.choice([20, 25, 30, 35, 40])
     base = {
-        "nik_token": tok, "sex": rng.choices(["P", "L"], [72, 28])[0], "age_band": f"{band_lo}-{band_lo + 4}",
-        "kabkota_code": kab, "kabkota_bps_code": regions.bps_code(kab), "province_code": kab[:2] if kab else "18",
-        "kecamatan_code": f"{kab}0{rng.randint(1, 9)}" if kab else None,
-        "education": rng.choice(vocab.values("education")),
+        PERSON_KEY: rng.choice(people), "sex": rng.choices(["P", "L"], [72, 28])[0],
+        "birth_date": date(rng.randint(1975, 2004), rng.randint(1, 12), rng.randint(1, 28)),
+        "kabkota_code": kab, "kabkota_bps_code": regions.bps_code(kab), "province_code": kab[:2],
+        "kecamatan_code": f"{kab}0{rng.randint(1, 9)}",
+        "education": rng.choice(vocab.values("education")), "updated_at": d,
         "destination_country": _pick(rng, _COUNTRIES), "job_title": rng.choice(vocab.values("job_title")),
     }
     if ds == "cpmi_registrations":
@@ -102,7 +118,7 @@ def _row(rng: random.Random, ds: str, month: str, n: int, people: list[str], sch
         base |= {"empowerment_id": f"EM-{n:07d}", "participant_type": rng.choice(vocab.values("empowerment_participant")),
                  "program_type": rng.choice(vocab.values("empowerment_program")), "program_date": d}
     elif ds == "health_facilities":
-        base |= {"facility_id": f"FK-{n % 22:03d}", "facility_name": f"Klinik {n % 22}",
+        base |= {"facility_id": f"FK-{i:03d}", "facility_name": f"Klinik {i}",
                  "facility_type": rng.choice(vocab.values("facility_type")), "license_number": f"IZ-{n:05d}",
                  "license_valid_until": d + timedelta(days=rng.randint(-60, 700))}
     elif ds == "health_checks":

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from sinergi import settings
 from sinergi.errors import ConfigError
-from sinergi.layout import QUARANTINE_BUCKET, local_report_path, parse_data_key
+from sinergi.layout import QUARANTINE_BUCKET, local_report_path, local_yearly_report_path, parse_data_key
 from sinergi.local.store import default_parties
 from sinergi.months import Month
 from sinergi.objectstore import StoreError
@@ -66,6 +66,9 @@ def local_outputs_text(month: str, home: Path | None = None) -> str:
     for party in default_parties():
         path = local_report_path(home, party, month)
         lines.append(f"   report for {party:<10} {path}" + ("" if path.exists() else "  (not produced)"))
+    year = Month.parse(month).year
+    lines.append(f"   yearly evaluation (MoU Art. 7): `sinergi report --year {year}` → "
+                 f"{local_yearly_report_path(home, '<party>', year)}")
     docs = sorted(p for p in (home / "data-docs").glob(f"*/{month}/**/index.html") if "_index" not in p.parts)
     index = local_index_path(home, month)
     if docs:

@@ -38,6 +38,7 @@ class Counts(TypedDict, total=False):
     by_rule: dict[str, int]  # a row failing several rules counts once per rule
     warnings_by_rule: dict[str, int]  # published rows flagged per warning rule (data_quality_flags)
     unknown_values: dict[str, dict[str, int]]  # column -> observed value outside its list -> rows (top 50)
+    trusted: int  # rows written to the trusted zone (== valid; sinergi.pipeline.trusted)
 
 
 class ExtractRef(TypedDict):

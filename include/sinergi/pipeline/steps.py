@@ -21,6 +21,7 @@ from sinergi.layout import (
     QUARANTINE_BUCKET,
     ROPA_HTML_KEY,
     ROPA_MD_KEY,
+    TRUSTED_BUCKET,
     data_docs_prefix,
     run_segment,
     staging_key,
@@ -30,6 +31,7 @@ from sinergi.pipeline import ledger
 from sinergi.pipeline.context import RunContext
 from sinergi.pipeline.results import ExtractRef, PublishRef, ShareRef, ValidateRef
 from sinergi.pipeline.staging import get_table, put_table, staged_file, staging_writer
+from sinergi.pipeline.trusted import write_trusted
 from sinergi.timing import stage
 
 log = logging.getLogger("sinergi.pipeline")
@@ -113,6 +115,12 @@ def validate_step(ref: ExtractRef, ctx: RunContext, allow_empty: bool = False) -
         if ids is not None:
             ledger.record_ids(ctx.store, dataset, month, run_id, ids)
         ledger.record_volume(ctx.store, dataset, month, counts["extracted"])
+        # the trusted zone (issue 15): the validated month the indicators count, without direct identifiers
+        with stage("trusted write"), staged_file(ctx.store, valid_out.key) as valid:
+            trusted = write_trusted(ctx.store, ParquetSource(valid), dataset, month, ctx.keyring, run_id=run_id,
+                                    expected_rows=counts["valid"])  # ReconciliationError before writing otherwise
+        counts["trusted"] = trusted["rows"]
+        log.info("%s %s: %d rows in s3://%s/%s", dataset, month, trusted["rows"], TRUSTED_BUCKET, trusted["key"])
     return ValidateRef(
         **ref, valid_key=valid_out.key, quarantine_key=quarantine_key,
         data_docs=str(res.docs_path) if res.docs_path else None, counts=counts, gx=res.summary,
