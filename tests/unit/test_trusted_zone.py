@@ -18,7 +18,7 @@ from sinergi.chunks import TableSource
 from sinergi.errors import DatasetStopped, ReconciliationError
 from sinergi.layout import STAGING_BUCKET, TRUSTED_BUCKET, trusted_key
 from sinergi.pipeline import RunContext, extract_step, ledger, share_step, validate_step
-from sinergi.pipeline.trusted import PERSON_KEY, read_trusted, trusted_months, write_trusted
+from sinergi.pipeline.trusted import PERSON_KEY, read_trusted, record_ids, trusted_months, write_trusted
 from sinergi.settings import Settings
 from sinergi.tokens import TOKEN_PATTERN, tokenise
 from support import MemoryStore
@@ -57,7 +57,11 @@ def test_a_validated_month_lands_in_the_trusted_zone_without_identifiers(ctx):
     assert counts["quarantined"] > 0  # the trusted zone holds the valid rows only
     identifiers = registry.get("placements").columns_with_role("direct_identifier")
     assert {"nik", "full_name", "passport_number", "phone", "address", "epmi_number"} <= set(identifiers)
-    assert not set(identifiers) & set(trusted.column_names)
+    records = record_ids("placements")  # kept, but keyed with the zone's own key (de-duplication)
+    assert set(records) == {"placement_id", "registration_id"}
+    assert not (set(identifiers) - set(records)) & set(trusted.column_names)
+    for c in records:
+        assert pc.all(pc.match_substring_regex(trusted.column(c).drop_null(), TOKEN_PATTERN)).as_py(), c
     assert not [c for c in trusted.column_names if c.startswith("_")]
     # everything else stays as validated (quasi-identifiers too: indicators count the records)
     kept = [c for c in valid.column_names if c not in identifiers and not c.startswith("_")]
@@ -79,14 +83,14 @@ def test_a_validated_month_lands_in_the_trusted_zone_without_identifiers(ctx):
 
 def test_one_person_has_one_key_across_datasets(ctx):
     refs = {ds: validate_step(extract_step(ds, MONTH, "run-1", ctx), ctx)
-            for ds in ("trainings", "placements")}
+            for ds in ("initial_registrations", "cpmi_registrations")}
     by_nik = {}
     for ds, ref in refs.items():
         valid, trusted = _valid(ctx, ref), _trusted(ctx, ds)
         by_nik[ds] = dict(zip(valid.column("nik").to_pylist(), trusted.column(PERSON_KEY).to_pylist(), strict=True))
-    both = set(by_nik["trainings"]) & set(by_nik["placements"])
-    assert both  # trained (Disnaker) and placed (SISKOP2MI) in the same month
-    assert all(by_nik["trainings"][n] == by_nik["placements"][n] for n in both)
+    both = set(by_nik["initial_registrations"]) & set(by_nik["cpmi_registrations"])
+    assert both  # registered at the kab/kota labour office (Disnaker) and in SISKOP2MI in the same month
+    assert all(by_nik["initial_registrations"][n] == by_nik["cpmi_registrations"][n] for n in both)
 
 
 def test_a_rerun_replaces_the_month_with_one_put(ctx):

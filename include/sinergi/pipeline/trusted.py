@@ -2,9 +2,12 @@
 
 ``s3://sinergi-trusted/<dataset>/year=YYYY/month=MM/part-0.parquet`` (``layout.trusted_key``) holds the
 month's valid rows — all of them, before any party's row filter, transforms or k-anonymity — with
-two changes: every ``direct_identifier`` column of the registry is dropped (names, NIK, phones,
-passports, addresses never enter the zone), and a dataset with a ``person_key`` gets a
-``person_key`` column: the NIK tokenised with the zone's own key (``Keyring.internal_key("person")``).
+three changes: every ``direct_identifier`` column of the registry is dropped (names, NIK, phones,
+passports, addresses never enter the zone) except the source systems' record ids (``issued_by`` in
+the registry), which stay under their names but keyed with the zone's own key, so the indicators
+still de-duplicate and link records (a re-sent complaint counts once) without raw ids; and a
+dataset with a ``person_key`` gets a ``person_key`` column: the NIK tokenised with the zone's own
+key (``Keyring.internal_key("person")``).
 That key links one person across datasets and months inside the pipeline (person-level indicators)
 and never keys anything a party receives. The pipeline's bookkeeping columns (``_*``) are left out;
 every other column of the valid rows (quasi-identifiers, attributes, ``data_quality_flags``) stays,
@@ -33,7 +36,7 @@ from sinergi.errors import ReconciliationError
 from sinergi.layout import TRUSTED_BUCKET, parse_data_key, trusted_key
 from sinergi.months import Month
 from sinergi.objectstore import ObjectNotFound, ObjectStore
-from sinergi.tokens import Keyring, tokenise
+from sinergi.tokens import Keyring, tokenise, tokenise_records
 
 PERSON_KEY = "person_key"
 #: The internal key's field: the same one for the NIK of every dataset, so persons link across datasets.
@@ -42,10 +45,19 @@ COMPRESSION = "zstd"
 ROW_GROUP = 128 * 1024
 
 
+#: The internal key's field for record ids (namespaced by the issuing system, as the parties' tokens are).
+RECORD_FIELD = "record"
+
+
+def record_ids(dataset: str) -> dict[str, str]:
+    """Record-id columns of ``dataset`` -> the source system that issued them."""
+    return {c.name: c.issued_by for c in registry.get(dataset).columns if c.issued_by}
+
+
 def trusted_columns(dataset: str, names: Iterable[str]) -> list[str]:
-    """The columns of the valid rows the trusted zone keeps (in their order): no direct identifier,
-    no bookkeeping column."""
-    dropped = set(registry.get(dataset).columns_with_role("direct_identifier"))
+    """The columns of the valid rows the trusted zone keeps (in their order): no direct identifier
+    other than the record ids (kept keyed), no bookkeeping column."""
+    dropped = set(registry.get(dataset).columns_with_role("direct_identifier")) - set(record_ids(dataset))
     return [c for c in names if c not in dropped and not c.startswith("_")]
 
 
@@ -65,7 +77,9 @@ def to_trusted(chunk: pa.Table, dataset: str, keyring: Keyring) -> pa.Table:
     """One chunk of valid rows as the trusted zone stores it (pure: no I/O)."""
     ds = registry.get(dataset)
     schema = trusted_schema(dataset, chunk.schema)
-    columns = [chunk.column(c) for c in trusted_columns(dataset, chunk.column_names)]
+    records = record_ids(dataset)
+    columns = [tokenise_records(chunk.column(c), keyring.internal_key(RECORD_FIELD), records[c])
+               if c in records else chunk.column(c) for c in trusted_columns(dataset, chunk.column_names)]
     if ds.person_key:
         columns.append(tokenise(chunk.column(ds.person_key), keyring.internal_key(PERSON_FIELD), "nik"))
     return pa.Table.from_arrays(columns, schema=schema)
