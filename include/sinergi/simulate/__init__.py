@@ -20,7 +20,7 @@ Disnaker database as history). People returning or complaining about placements 
 window are drawn as earlier migrants (their placement ids ``PN-YYMM-H…`` predate the exports).
 Reference entities (P3MI register, job orders, training institutions, health facilities) are drawn
 first and every clean reference resolves. NIKs follow ``PPKKCC DDMMYY SSSS`` (women +40) and agree
-with the person's kab/kota, birth date and sex; proportions follow /work/shared/DOMAIN.md.
+with the person's kab/kota, birth date and sex; proportions follow docs/DOMAIN.md.
 
 *Outputs.* ``lifecycle.Lifecycle`` yields clean canonical records per (dataset, month);
 ``sources.render`` spells them as each system does; ``defects.Injector`` damages a share of them

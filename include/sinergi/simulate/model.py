@@ -1,6 +1,6 @@
 """Distributions, scales, name pools, random streams and the NIK rule shared by the simulator.
 
-Figures come from /work/shared/DOMAIN.md (BP2MI/KP2MI releases); region and vocabulary tables come
+Figures come from docs/DOMAIN.md (BP2MI/KP2MI releases); region and vocabulary tables come
 from ``sinergi.regions`` / ``sinergi.vocab`` (never re-declared here).
 """
 
