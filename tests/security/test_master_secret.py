@@ -23,7 +23,7 @@ import pytest
 import sinergi.simulate as simulate_mod
 from conftest import start_store
 from sinergi import secrets
-from sinergi.layout import ROPA_MD_KEY
+from sinergi.layout import ROPA_MD_KEY, TRUSTED_BUCKET, trusted_key
 from sinergi.pipeline import RunContext, extract_step, publish_step, recipients, share_step, validate_step
 from sinergi.publish import read_catalog, read_pointer
 from sinergi.settings import Settings
@@ -128,12 +128,15 @@ def test_rotation_end_to_end_and_a_changed_secret_stops_the_run(world, tmp_path)
     pointer_before = read_pointer(first.store, bucket, DATASET, MONTH)
 
     # another master secret with the same key version: stopped before anything is tokenised or published
+    # (validation writes the trusted zone with internal tokens, so it is the first step to stop)
+    trusted_before = first.store.get_bytes(TRUSTED_BUCKET, trusted_key(DATASET, MONTH))
     other = make_ctx(world, tmp_path, SECRET_B)
-    ref = validate_step(extract_step(DATASET, MONTH, "run-other-secret", other), other)
+    extracted = extract_step(DATASET, MONTH, "run-other-secret", other)
     with pytest.raises(secrets.SecretError, match="not the one the publications") as err:
-        share_step(ref, party, other)
+        validate_step(extracted, other)
     assert SECRET_B not in str(err.value) and SECRET_B.split(":", 1)[1] not in str(err.value)
     assert read_pointer(first.store, bucket, DATASET, MONTH) == pointer_before
+    assert first.store.get_bytes(TRUSTED_BUCKET, trusted_key(DATASET, MONTH)) == trusted_before
 
     # rotation: key_version 2 (same secret) — every token changes, and the record says so
     second = make_ctx(world, tmp_path, SECRET_A, key_version=2)

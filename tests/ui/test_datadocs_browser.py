@@ -30,7 +30,7 @@ def site(tmp_path_factory) -> dict:
     from test_validate import REFS, _placements_with_defects
 
     home = tmp_path_factory.mktemp("docs-home")
-    t, _ = _placements_with_defects()
+    t, _, _ = _placements_with_defects()
     res = validate(t, "placements", MONTH, RUN, references=REFS, history=[400] * 3, docs_dir=home)
     publish_docs(DirStore(tmp_path_factory.mktemp("s3")), res, home)
     page = next(Path(res.docs_path).parent.rglob("validations/**/*.html"))
@@ -73,12 +73,12 @@ def test_validation_page_offline_with_severity_why_and_quarantined(browser, site
         assert "Quarantined as designed" in overview and "Failed" not in overview
         rules = page.locator("table", has_text="nik_shape").first
         assert rules.is_visible()
-        row = rules.locator("tr", has_text="kabkota_matches_nik").first
+        row = rules.locator("tr", has_text="age_15_70").first
         assert row.is_visible()
         cells = [c.strip() for c in row.locator("td").all_inner_texts()]
-        n = site["res"].counts["by_rule"]["kabkota_matches_nik"]
-        assert cells[1:4] == ["kabkota_matches_nik", "quarantine", f"{n} rows"], cells
-        assert "Kemendagri" in cells[4]  # the rule's why, as written in the suite
+        n = site["res"].counts["by_rule"]["age_15_70"]
+        assert cells[1:4] == ["age_15_70", "quarantine", f"{n} row" + ("s" if n != 1 else "")], cells
+        assert "UU 18/2017" in cells[4]  # the rule's why, as written in the suite
         # Bootstrap's stylesheet applied (vendored, loaded from the site): the table is styled
         assert page.evaluate("getComputedStyle(document.querySelector('table.table')).borderCollapse") == "collapse"
         # Font Awesome's font loaded from the site: the warning icon has a glyph width
@@ -106,7 +106,7 @@ def test_month_index_offline_lists_outcomes_and_links_work(browser, site):
         assert network == [] and errors == []
         row = page.locator('tr[data-dataset="placements"]')
         assert "Quarantined as designed" in row.inner_text()
-        assert "kabkota_matches_nik" in row.inner_text()
+        assert "age_15_70" in row.inner_text()
         assert page.locator('tr[data-dataset="p3mi"]').inner_text().count("Not validated this month") == 1
         with page.expect_navigation():
             row.locator("a", has_text="validation").click()

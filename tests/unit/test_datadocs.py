@@ -43,7 +43,7 @@ def validation_page(res) -> Path:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     home = tmp_path_factory.mktemp("docs-home")
-    t, _ = _placements_with_defects()
+    t, _, _ = _placements_with_defects()
     out = {
         # rows fail quarantine rules, nothing stops: quarantined as designed
         "placements": validate(t, "placements", MONTH, RUN, references=REFS, history=[400] * 3, docs_dir=home),
