@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -202,7 +203,8 @@ def iter_extract(
                 record["rows"] = result.rows_in_source
             # reconciliation starts here: every data row is delivered or quarantined as malformed
             record["source_rows"], record["malformed"] = result.source_rows, len(result.malformed)
-            record["name"] = stream.source
+            if Path(record.get("path") or "").name != stream.source:
+                record["name"] = stream.source  # the source's name in _source_file, when not the file's
         if stream.skipped:
             result.warnings.append(f"{stream.source}: {len(stream.skipped)} empty or footer line(s) skipped "
                                    f"(see rows_skipped)")
