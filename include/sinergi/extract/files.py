@@ -421,6 +421,7 @@ def open_xlsx(dataset: Dataset, source: str, *, data: bytes | None = None, path:
     best: tuple[int, int, str] | None = None  # (score, header row index, sheet)
     heads: dict[str, list[list[object]]] = {}
     for ws in wb.worksheets:
+        ws.reset_dimensions()  # never trust <dimension>: an understated one hides rows and columns
         head = [list(r) for r in ws.iter_rows(max_row=HEADER_SCAN_ROWS, values_only=True)]
         heads[ws.title] = head
         i, score = _find_header(dataset, head)
@@ -439,7 +440,6 @@ def open_xlsx(dataset: Dataset, source: str, *, data: bytes | None = None, path:
     def batches() -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
         try:
             ws = wb[sheet]
-            ws.reset_dimensions()  # never trust <dimension>: an understated one hides the rows below it
             buf: list[list[object]] = []
             first, delivered = 1, 0
             for values in ws.iter_rows(min_row=hi + 2, values_only=True):
