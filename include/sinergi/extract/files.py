@@ -3,12 +3,22 @@
 Raw means: every value is the source text (or the text rendering of a spreadsheet cell), nothing is
 normalised yet. The caller (``sinergi.extract.core``) normalises batch by batch.
 
-CSV: encoding (UTF-8 / cp1252, charset-normalizer as the last resort), delimiter (``;``, ``,``, tab,
-``|``) and the header row under a title block are detected from the first lines; the data part is
-then streamed with ``pyarrow.csv.open_csv`` (all columns as strings, ``block_size``). Rows with the
-wrong number of fields (a footer line, an unquoted delimiter inside a value) are skipped and
-reported with their line number; ``_source_row`` still counts them so it points at the real row.
-Blank lines are ignored by the CSV parser and not counted.
+Every physical data row of a file is accounted for, independently of any parser's idea of a record:
+it is delivered (``_source_row`` is its data-row number, counted after the header), or reported as
+malformed (``RawStream.malformed``: the raw line and the reason; quarantined as ``malformed_line``),
+or it is no data row at all (an empty line, a ``TOTAL``/``JUMLAH`` footer: ``RawStream.skipped``).
+
+CSV: encoding (UTF-8 / UTF-16 / cp1252, charset-normalizer as the last resort), delimiter (``;``,
+``,``, tab, ``|``) and the header row under a title block are detected from the first lines. The
+data part is then split into physical lines and each line is parsed on its own (Python's csv,
+strict quoting), so one stray quote cannot swallow the lines after it: a value may span lines only
+when its quote closes within MAX_JOINED_LINES lines and the joined record has the header's width.
+Trailing empty fields (a trailing delimiter, on the header or the rows) are dropped; a line with too
+few or too many fields, broken quoting or NUL bytes is malformed. Blank lines are no rows.
+
+XLSX: ``<dimension>`` is never trusted (every row and column is read), and the rows read are
+reconciled with a count of the sheet's XML rows that carry a value (ReconciliationError otherwise).
+A file whose first bytes say XLSX is read as XLSX whatever its name; a gzip file is refused.
 """
 
 from __future__ import annotations
