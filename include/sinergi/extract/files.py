@@ -302,24 +302,24 @@ def open_csv(dataset: Dataset, source: str, *, data: bytes | None = None, path: 
         size = 0
         ordinal = 0
         lines = _Lookahead(text_lines())
+        footer = FOOTER.match
         for line in lines:
             body = line.rstrip("\r\n")
-            if not body.replace("\x00", "").strip():
+            if not body.strip() or ("\x00" in body and not body.replace("\x00", "").strip()):
                 counted["accounted"] += 1
-                continue  # a blank line is no row (as in every CSV reader)
+                continue  # a blank line (or NUL padding) is no row (as in every CSV reader)
             ordinal += 1
             fields, used, problem = _parse_line(body, lines, delim, width)
             counted["accounted"] += used
             cells = fields if fields is not None else body.split(delim)
-            filled = sum(1 for v in cells if v)
-            if FOOTER.match(cells[0]) and filled <= 3:
+            if footer(cells[0]) and sum(1 for v in cells if v) <= 3:
                 skipped.append({"source": source, "row": ordinal, "reason": "footer/summary row (TOTAL, JUMLAH, ...)"})
                 continue
             if problem is not None:
                 malformed.append({"source": source, "row": ordinal, "line": body, "reason": problem,
                                   "rule": MALFORMED_RULE})
                 continue
-            if not filled:
+            if not any(fields):
                 skipped.append({"source": source, "row": ordinal, "reason": "empty row"})
                 continue
             good.append(fields)
@@ -407,8 +407,9 @@ def _parse_line(body: str, lines: _Lookahead, delim: str, width: int) -> tuple[l
 def _csv_batch(rows: list[list[str]], numbers: list[int], positions: list[int], header: HeaderMap
                ) -> tuple[pa.RecordBatch, np.ndarray]:
     arrays = []
+    columns = list(zip(*rows, strict=True)) if rows else []
     for p in positions:
-        arr = pa.array([r[p] for r in rows], pa.string())
+        arr = pa.array(columns[p] if columns else [], pa.string())
         arrays.append(pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr))  # "" is a null
     batch = (pa.RecordBatch.from_arrays(arrays, names=[header.positions[p] for p in positions]) if positions
              else pa.record_batch([]))
