@@ -38,6 +38,7 @@ from xml.parsers import expat
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 
 from sinergi.errors import ReconciliationError
 from sinergi.extract.errors import MissingColumnError, SourceEncodingError, UnreadableSourceError
@@ -297,7 +298,7 @@ def open_csv(dataset: Dataset, source: str, *, data: bytes | None = None, path: 
             f.close()
 
     def batches() -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
-        good: list[list[str]] = []
+        good: list[str | list[str]] = []  # a line of exactly the header's width without quotes, or its fields
         numbers: list[int] = []
         size = 0
         ordinal = 0
@@ -309,6 +310,25 @@ def open_csv(dataset: Dataset, source: str, *, data: bytes | None = None, path: 
                 counted["accounted"] += 1
                 continue  # a blank line (or NUL padding) is no row (as in every CSV reader)
             ordinal += 1
+            if '"' not in body and "\x00" not in body and "\r" not in body:  # the common line: no quoting
+                n = body.count(delim) + 1
+                if n > width and body.endswith(delim * (n - width)):  # trailing empty fields
+                    body, n = body[: width - n], width
+                if n == width:
+                    counted["accounted"] += 1
+                    if footer(body) and sum(1 for v in body.split(delim) if v) <= 3:
+                        skipped.append({"source": source, "row": ordinal,
+                                        "reason": "footer/summary row (TOTAL, JUMLAH, ...)"})
+                    elif len(body) == width - 1:  # nothing but delimiters
+                        skipped.append({"source": source, "row": ordinal, "reason": "empty row"})
+                    else:
+                        good.append(body)  # parsed in bulk by Arrow (_csv_batch)
+                        numbers.append(ordinal)
+                        size += len(body) + 1
+                        if size >= block_size:
+                            yield _csv_batch(good, numbers, positions, header, delim)
+                            good, numbers, size = [], [], 0
+                    continue
             fields, used, problem = _parse_line(body, lines, delim, width)
             counted["accounted"] += used
             cells = fields if fields is not None else body.split(delim)
@@ -326,10 +346,10 @@ def open_csv(dataset: Dataset, source: str, *, data: bytes | None = None, path: 
             numbers.append(ordinal)
             size += len(body) + 1
             if size >= block_size:
-                yield _csv_batch(good, numbers, positions, header)
+                yield _csv_batch(good, numbers, positions, header, delim)
                 good, numbers, size = [], [], 0
         if good:
-            yield _csv_batch(good, numbers, positions, header)
+            yield _csv_batch(good, numbers, positions, header, delim)
         if counted["accounted"] != counted["lines"]:
             raise ReconciliationError(f"{source}: {counted['lines']} lines below the header but "
                                       f"{counted['accounted']} were read")
@@ -404,16 +424,35 @@ def _parse_line(body: str, lines: _Lookahead, delim: str, width: int) -> tuple[l
     return fitted, 1, problem
 
 
-def _csv_batch(rows: list[list[str]], numbers: list[int], positions: list[int], header: HeaderMap
-               ) -> tuple[pa.RecordBatch, np.ndarray]:
-    arrays = []
-    columns = list(zip(*rows, strict=True)) if rows else []
-    for p in positions:
-        arr = pa.array(columns[p] if columns else [], pa.string())
-        arrays.append(pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr))  # "" is a null
-    batch = (pa.RecordBatch.from_arrays(arrays, names=[header.positions[p] for p in positions]) if positions
-             else pa.record_batch([]))
-    return batch, np.asarray(numbers, dtype=np.int64)
+def _csv_batch(rows: list[str | list[str]], numbers: list[int], positions: list[int], header: HeaderMap,
+               delim: str) -> tuple[pa.RecordBatch, np.ndarray]:
+    """The delivered rows as string columns ("" is a null). Plain lines (str: no quote, no CR, the
+    header's width) are parsed by Arrow in bulk; a batch with a quoted line goes through Python."""
+    names = [header.positions[p] for p in positions]
+    if not positions:
+        return pa.record_batch([]), np.asarray(numbers, dtype=np.int64)
+    if rows and all(isinstance(r, str) for r in rows):
+        width = rows[0].count(delim) + 1
+        cols = [f"c{i}" for i in range(width)]
+        table = pcsv.read_csv(
+            io.BytesIO("\n".join(rows).encode("utf-8")),
+            read_options=pcsv.ReadOptions(column_names=cols, use_threads=False, block_size=1 << 30),
+            parse_options=pcsv.ParseOptions(delimiter=delim, quote_char=False, ignore_empty_lines=False),
+            convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in cols},
+                                                include_columns=[cols[p] for p in positions],
+                                                strings_can_be_null=True, null_values=[""]),
+        )
+        if table.num_rows != len(rows):
+            raise ReconciliationError(f"{len(rows)} lines gave {table.num_rows} rows")
+        arrays = [table.column(cols[p]).combine_chunks() for p in positions]
+    else:
+        fields = [r.split(delim) if isinstance(r, str) else r for r in rows]
+        columns = list(zip(*fields, strict=True)) if fields else []
+        arrays = []
+        for p in positions:
+            arr = pa.array(columns[p] if columns else [], pa.string())
+            arrays.append(pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr))  # "" is a null
+    return pa.RecordBatch.from_arrays(arrays, names=names), np.asarray(numbers, dtype=np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
