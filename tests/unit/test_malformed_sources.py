@@ -261,3 +261,24 @@ def test_duplicated_header_names_use_the_first_and_warn(tmp_path):
     ref, _ = run(tmp_path)
     assert_reconciled(ref, N, N, 0)
     assert any(f"column {name!r} duplicates {name!r}" in w and "the first is used" in w for w in ref["warnings"])
+
+
+# -- the simulator's malformed exports ----------------------------------------------------------------
+def test_simulated_malformed_exports_are_caught_line_for_line(tmp_path):
+    """``simulate(malformed_files=True)``: every ``malformed_line`` of the ledger is exactly a
+    malformed row of the extract, and files with trailing delimiters or an understated dimension
+    lose nothing (source_rows = the simulator's rows)."""
+    from sinergi.extract import SourceConfig, extract
+    from sinergi.simulate import read_ledger, simulate
+
+    sim = simulate(tmp_path, month=MONTH, months=1, scale="demo", seed=11, defect_rate=0.05, malformed_files=True)
+    ledger = read_ledger(sim.ledger_path)
+    events = {(e["dataset"], e["kind"]): e for e in ledger
+              if e["kind"] in ("malformed_line", "trailing_delimiter", "understated_dimension")}
+    assert {k for _, k in events} == {"malformed_line", "trailing_delimiter", "understated_dimension"}
+    cfg = SourceConfig(tmp_path, sim.dinas_db_url)
+    for name in {d for d, _ in events}:
+        result = extract(name, MONTH, cfg)
+        expected = sorted(e["source_row"] for e in ledger if e["dataset"] == name and e["kind"] == "malformed_line")
+        assert sorted(m["row"] for m in result.malformed) == expected, name
+        assert result.source_rows == sim.rows[(name, MONTH)], name
