@@ -118,6 +118,16 @@ def feedback_prefix(system: str, month: Month | str) -> str:
     return f"_feedback/{system}/{Month.of(month)}/"
 
 
+def feedback_key(system: str, month: Month | str) -> str:
+    """The data producer's rejects-and-warnings workbook of a source system and month."""
+    return f"{feedback_prefix(system, month)}feedback_{system}_{Month.of(month)}.xlsx"
+
+
+def feedback_problems_key(system: str, month: Month | str, dataset: str) -> str:
+    """One dataset's problems of the month (the workbook is rebuilt from these; the latest run wins)."""
+    return f"{feedback_prefix(system, month)}problems/{dataset}.parquet"
+
+
 # -- party buckets (the publication contract) ---------------------------------------------------
 CATALOG_KEY = "_catalog/catalog.json"
 DATAPACKAGE_KEY = "_catalog/datapackage.json"

@@ -46,7 +46,8 @@ def failure_record(context) -> dict:
     map_index = getattr(ti, "map_index", -1)
     dataset, _, step = task_id.rpartition(".")
     dag = context.get("dag")
-    return {
+    month = _month(context) or None
+    record = {
         "dag_id": getattr(ti, "dag_id", None) or getattr(dag, "dag_id", None),
         "run_id": context.get("run_id"),
         "task_id": task_id,
@@ -54,10 +55,24 @@ def failure_record(context) -> dict:
         "try_number": getattr(ti, "try_number", None),
         "dataset": dataset or None,
         "step": step,
-        "month": _month(context) or None,
+        "month": month,
         "reason": _reason(context),
         "failed_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if step == "validate" and dataset and month:
+        record["feedback"] = _feedback_url(dataset, month)
+    return record
+
+
+def _feedback_url(dataset: str, month: str) -> str | None:
+    """The source system's feedback workbook of the month (written by validation, also when it stops)."""
+    try:
+        from sinergi import registry
+        from sinergi.layout import QUARANTINE_BUCKET, feedback_key
+
+        return f"s3://{QUARANTINE_BUCKET}/{feedback_key(registry.get(dataset).source.system, month)}"
+    except Exception:  # not a registry dataset (a task outside the per-dataset group)
+        return None
 
 
 def failure_summary(context) -> str:

@@ -103,7 +103,10 @@ def publish(ref: dict, *, outlet_events=None) -> dict:
         "month": ref["month"],
         "run_id": ref["run_id"],
         "rows": out.get("rows"),
+        # source_rows (the file's data rows) = valid + quarantined; malformed lines are among the quarantined
+        "source_rows": counts.get("source_rows"),
         "extracted": counts.get("extracted"),
+        "malformed": counts.get("malformed"),
         "valid": counts.get("valid"),
         "quarantined": counts.get("quarantined"),
         # valid = published + filtered_out (the party's row filter) + suppressed (k-anonymity)

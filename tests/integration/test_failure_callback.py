@@ -66,6 +66,8 @@ def test_record_lands_in_the_quarantine_bucket(callbacks, weed, caplog, capsys):
     record = json.loads(weed.pipeline.get_bytes(QUARANTINE_BUCKET, key))
     assert record["dataset"] == "placements" and record["step"] == "validate" and record["month"] == "2025-07"
     assert record["reason"].startswith("RuntimeError: placements 2025-07 is not published")
+    # the producer's list of problems of the month (sinergi.feedback), written by validation
+    assert record["feedback"] == f"s3://{QUARANTINE_BUCKET}/_feedback/siskop2mi/2025-07/feedback_siskop2mi_2025-07.xlsx"
     logged = _logged(caplog, capsys)
     assert "SINERGI FAILURE dataset=placements" in logged
     assert f"SINERGI FAILURE record: s3://{QUARANTINE_BUCKET}/{key}" in logged

@@ -31,6 +31,7 @@ import sinergi.simulate as simulate_mod  # noqa: E402
 from sinergi import registry
 from sinergi.registry import DATA_QUALITY_FLAGS
 from sinergi.validate import validate
+from sinergi.validate.quarantine import add_malformed, malformed_table
 
 MONTHS = ["2025-07", "2025-08"]
 #: SINERGI_LEDGER_SCALE=lampung runs the same check on a realistic Lampung month (slower).
@@ -51,6 +52,7 @@ EXPECTED = {
     "events_out_of_order": {"date_order:"},
     "unknown_country": {"country_known:"},
     "missing_mandatory": {"required:"},
+    "malformed_line": {"malformed_line"},  # quarantined by extraction on its own (sinergi.extract.files)
 }
 
 
@@ -72,7 +74,7 @@ def _matches(kind: str, rules: list[str]) -> bool:
 def test_ledger_defects_are_quarantined_and_clean_rows_pass(tmp_path):
     assert set(EXPECTED) == set(simulate_mod.ROW_DEFECTS), "a new defect kind needs an expected reason"
     sim = simulate_mod.simulate(tmp_path / "src", month=MONTHS[0], months=len(MONTHS), scale=SCALE, seed=11,
-                                defect_rate=0.05)
+                                defect_rate=0.05, malformed_files=True)
     ledger = simulate_mod.read_ledger(sim.ledger_path)
     cfg = extract_mod.SourceConfig(exports_dir=tmp_path / "src", disnaker_db_url=sim.dinas_db_url)
 
@@ -87,16 +89,26 @@ def test_ledger_defects_are_quarantined_and_clean_rows_pass(tmp_path):
     fp_rules: collections.Counter = collections.Counter()
     fp_flags: collections.Counter = collections.Counter()
     published_rows = 0
+    malformed_lines = 0
     refs: dict[str, set[str]] = collections.defaultdict(set)  # ids recorded up to the month
     assert "job_orders" in REF_DATASETS  # placements.job_order_id is checked too
     for month in MONTHS:
         for name in registry.names():  # referenced datasets first
             ds = registry.get(name)
-            table = extract_mod.extract(name, month, cfg, run_id="ledger").table
-            res = validate(table, name, month, "ledger", references=dict(refs))
+            extracted = extract_mod.extract(name, month, cfg, run_id="ledger")
+            table = extracted.table
+            res = validate(table, name, month, "ledger", references=dict(refs), malformed=len(extracted.malformed))
             # every declared reference is checked (none skipped for want of ids)
             assert not any(w.startswith("reference:") for w in res.warnings), res.warnings
             assert res.counts["extracted"] == res.counts["valid"] + res.counts["quarantined"] == table.num_rows
+            # the lines extraction could not parse join the quarantine, as validate_step does
+            add_malformed(res, malformed_table(extracted.malformed) if extracted.malformed else None, "ledger")
+            malformed_lines += len(extracted.malformed)
+            for src in extracted.sources:  # source_rows = valid + quarantined, per file
+                name_in_rows = src.get("name") or os.path.basename(src.get("path") or "")
+                per_file = sum(1 for f in res.valid["_source_file"].to_pylist() if f == name_in_rows) + \
+                    sum(1 for f in res.quarantined["_source_file"].to_pylist() if f == name_in_rows)
+                assert src["source_rows"] == per_file == res.counts["source_rows"], (name, month, src)
             if res.stopped:
                 stops.append(f"{name} {month}: {'; '.join(res.stop_reasons)}")
             if name in REF_DATASETS:  # as the pipeline's ledger: every extracted id (the batch gates
@@ -174,7 +186,12 @@ def test_ledger_defects_are_quarantined_and_clean_rows_pass(tmp_path):
     print(f"clean rows quarantined: {clean_quarantined}/{clean_total} = {fp_rate:.3%} "
           f"(by rule: {dict(fp_rules)}); clean rows flagged: {clean_flagged} ({dict(fp_flags)})")
     print(f"datasets stopped by batch gates: {stops or 'none'}")
+    print(f"malformed source lines quarantined by extraction: {malformed_lines}; file events: "
+          f"{collections.Counter(e['kind'] for e in ledger if e['kind'] in ('trailing_delimiter', 'understated_dimension'))}")
     assert detectable >= 50, "the simulation injected too few defects to measure"
+    kinds = {e["kind"] for e in ledger}
+    assert {"malformed_line", "trailing_delimiter", "understated_dimension"} <= kinds, kinds
+    assert malformed_lines == sum(1 for e in ledger if e["kind"] == "malformed_line")
     assert detection == 1.0, dict(missed_kinds)
     assert warned_total >= 30 and set(warned_by_kind) == set(simulate_mod.WARNING_CASES), dict(warned_by_kind)
     assert warned_ok == warned_total, warn_missed

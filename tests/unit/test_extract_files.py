@@ -281,10 +281,14 @@ def test_row_accounting_footer_empty_and_broken_rows(tmp_path):
     assert t.column("_source_row").to_pylist() == [1, 2, 4, 5, 7, 8]
     assert t.column("complaint_id").to_pylist() == [f"COM-{i:06d}" for i in range(6)]
     skipped = {s["row"]: s["reason"] for s in result.rows_skipped}
-    assert set(skipped) == {3, 6, 9}
-    assert "expected" in skipped[3] and "found 2" in skipped[3]
+    assert set(skipped) == {6, 9}  # no data row: empty, footer
     assert skipped[6] == "empty row" and "footer" in skipped[9]
+    # the broken line is a data row: quarantined as malformed with its raw text, not skipped
+    [bad] = result.malformed
+    assert (bad["row"], bad["line"], bad["rule"]) == (3, "broken;row", "malformed_line")
+    assert bad["reason"].startswith(f"2 fields where the header has {len(headers)}")
     assert result.rows_in_source == 9 == result.sources[0]["rows"]
+    assert result.sources[0]["source_rows"] == 7 and result.sources[0]["malformed"] == 1
 
 
 def test_iter_extract_streams_batches(tmp_path):

@@ -169,7 +169,8 @@ def test_defect_classes_partition_the_kinds():
     warn = set(WARNING_CASES)
     assert warn.isdisjoint(ROW_DEFECTS | REPAIRABLE_DEFECTS | BATCH_EVENTS)
     assert REPAIRABLE_DEFECTS >= {"kabkota_variant", "whitespace_case", "phone_format", "nik_excel_float"}
-    assert BATCH_EVENTS == {"late_record", "schema_drift_rename", "schema_drift_extra_column"}
+    assert BATCH_EVENTS == {"late_record", "schema_drift_rename", "schema_drift_extra_column",
+                            "trailing_delimiter", "understated_dimension"}
     assert {"nik_scientific", "nik_precision_lost", "nik_lost_digits", "nik_wrong_length", "nik_impossible_date",
             "duplicate_row", "duplicate_id_conflict", "future_date",
             "impossible_date", "events_out_of_order", "unknown_country", "missing_mandatory"} <= ROW_DEFECTS

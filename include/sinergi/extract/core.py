@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -52,7 +53,9 @@ class ExtractResult:
     sources: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     rows_read: int = 0  # rows delivered in the canonical output
-    rows_skipped: list[dict] = field(default_factory=list)  # source rows not delivered, with a reason
+    rows_skipped: list[dict] = field(default_factory=list)  # empty and footer lines (no data row), with a reason
+    #: source data rows that could not be parsed (quarantined as ``malformed_line``), with the raw line
+    malformed: list[dict] = field(default_factory=list, repr=False)
     rows_with_issues: int = 0  # delivered rows with a note in _extract_issues
     info: dict = field(default_factory=dict)  # encoding, delimiter, header row, SQL filter ...
     complete: bool = False  # True once every batch has been produced
@@ -60,14 +63,21 @@ class ExtractResult:
 
     @property
     def rows_in_source(self) -> int:
-        """Every source data row is either delivered or skipped with a reason."""
-        return self.rows_read + len(self.rows_skipped)
+        """Every line below the header that is not blank: delivered, malformed or skipped (empty, footer)."""
+        return self.rows_read + len(self.malformed) + len(self.rows_skipped)
+
+    @property
+    def source_rows(self) -> int:
+        """The source's data rows: delivered (to be validated) or malformed (quarantined)."""
+        return self.rows_read + len(self.malformed)
 
     def summary(self) -> dict:
         """Small, JSON-able summary for XCom / the run manifest (no personal values)."""
         return {
             "dataset": self.dataset, "month": self.month, "run_id": self.run_id,
             "rows_read": self.rows_read, "rows_skipped": len(self.rows_skipped),
+            "source_rows": self.source_rows, "malformed": len(self.malformed),
+            "malformed_rows": [{k: m[k] for k in ("source", "row", "reason")} for m in self.malformed[:100]],
             "rows_with_issues": self.rows_with_issues, "sources": self.sources,
             "warnings": self.warnings, "skipped": self.rows_skipped[:100], "info": self.info,
         }
@@ -129,8 +139,10 @@ def _open_source(
         result.sources.append(record)
         # parse exactly the bytes that were landed (when they fit in memory)
         try:
-            guard.check_content(path.name, data=data, path=None if data is not None else path)  # bombs, bad XML
-            return files.open_file(ds, path.name, data=data, path=None if data is not None else path, block_size=block_size)
+            on_disk = None if data is not None else path
+            kind = files.file_kind(path.name, data=data, path=on_disk)  # by name, corrected by the first bytes
+            guard.check_content(path.name, data=data, path=on_disk, kind=kind)  # bombs, bad XML
+            return files.open_file(ds, path.name, data=data, path=on_disk, block_size=block_size, kind=kind)
         except Exception:
             for _, landed in result.pending_landings:  # a file that cannot be read is still received evidence
                 landed.exception()
@@ -181,14 +193,25 @@ def iter_extract(
             result.rows_skipped = stream.skipped
             yield out
         result.rows_skipped = stream.skipped
+        result.malformed = stream.malformed
         while result.pending_landings:
             record, landed = result.pending_landings.pop()
             record |= landed.result()
-        if result.sources and result.sources[-1].get("rows") is None:
-            result.sources[-1]["rows"] = result.rows_in_source
+        if result.sources:
+            record = result.sources[-1]
+            if record.get("rows") is None:
+                record["rows"] = result.rows_in_source
+            # reconciliation starts here: every data row is delivered or quarantined as malformed
+            record["source_rows"], record["malformed"] = result.source_rows, len(result.malformed)
+            if Path(record.get("path") or "").name != stream.source:
+                record["name"] = stream.source  # the source's name in _source_file, when not the file's
         if stream.skipped:
-            result.warnings.append(f"{stream.source}: {len(stream.skipped)} row(s) skipped as unparseable/empty "
+            result.warnings.append(f"{stream.source}: {len(stream.skipped)} empty or footer line(s) skipped "
                                    f"(see rows_skipped)")
+        if stream.malformed:
+            rows = ", ".join(str(m["row"]) for m in stream.malformed[:10])
+            result.warnings.append(f"{stream.source}: {len(stream.malformed)} malformed line(s) quarantined as "
+                                   f"{files.MALFORMED_RULE} (data rows {rows}{' ...' if len(stream.malformed) > 10 else ''})")
         result.complete = True
 
     return batches(), result

@@ -71,9 +71,11 @@ def check_path(path: Path, exports_dir: Path) -> Path:
 
 
 # -- what is in it ----------------------------------------------------------------------------------
-def check_content(source: str, *, data: bytes | None = None, path: Path | None = None) -> None:
-    """Refuse a crafted XLSX or JSON before its parser sees it (``source`` names the file in errors)."""
-    suffix = Path(source).suffix.lower()
+def check_content(source: str, *, data: bytes | None = None, path: Path | None = None,
+                  kind: str | None = None) -> None:
+    """Refuse a crafted XLSX or JSON before its parser sees it (``source`` names the file in errors;
+    ``kind``: the format the file will be read as, by default the one its name says)."""
+    suffix = "." + kind if kind else Path(source).suffix.lower()
     if suffix == ".xlsx":
         check_xlsx(source, data=data, path=path)
     elif suffix == ".json":

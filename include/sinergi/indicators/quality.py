@@ -82,7 +82,8 @@ def month_quality(store: ObjectStore, bucket: str, datasets: Iterable[str], mont
                 continue
             counts = doc.get("counts") or {}
             system = registry.get(ds).source.system
-            extracted = int(counts.get("extracted") or 0)
+            # the source's data rows: parsed + malformed lines (quarantined counts both)
+            extracted = int(counts.get("source_rows", counts.get("extracted")) or 0)
             valid = int(counts.get("valid") or 0)
             quarantined = int(counts.get("quarantined") or 0)
             warnings_by_rule = {str(k): int(v) for k, v in (counts.get("warnings_by_rule") or {}).items()}

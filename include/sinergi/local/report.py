@@ -9,7 +9,13 @@ import pyarrow.parquet as pq
 
 from sinergi import settings
 from sinergi.errors import ConfigError
-from sinergi.layout import QUARANTINE_BUCKET, local_report_path, local_yearly_report_path, parse_data_key
+from sinergi.layout import (
+    QUARANTINE_BUCKET,
+    feedback_key,
+    local_report_path,
+    local_yearly_report_path,
+    parse_data_key,
+)
 from sinergi.local.store import default_parties
 from sinergi.months import Month
 from sinergi.objectstore import StoreError
@@ -74,4 +80,6 @@ def local_outputs_text(month: str, home: Path | None = None) -> str:
     if docs:
         lines.append(f"   Data Docs ({len(docs)} datasets): open {index if index.exists() else docs[0]}")
         lines.append(f"   (all under {home / 'data-docs'}/<dataset>/{month}/; quarantined rows in s3://{QUARANTINE_BUCKET}/<dataset>/{month}/)")
+    lines.append(f"   feedback for the data producers (rejects and warnings, per source system): "
+                 f"s3://{QUARANTINE_BUCKET}/{feedback_key('<system>', month)}")
     return "\n".join(lines)

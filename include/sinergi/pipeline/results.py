@@ -7,7 +7,7 @@ step's reference extends the previous one, so the last one still names the datas
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from sinergi.publish import PublishResult
 
@@ -27,14 +27,21 @@ class SourceRecord(TypedDict, total=False):
     reused: bool  # the same bytes were already landed for this month
     filter: str  # a database source's incremental filter
     rows_pulled: int
+    name: str  # the source's name in _source_file when it is not the file's name
+    source_rows: int  # data rows counted by the reader: delivered + malformed
+    malformed: int  # data rows that could not be parsed (quarantined as malformed_line)
+    valid: int  # set by validate_step: source_rows = valid + quarantined
+    quarantined: int
 
 
 class Counts(TypedDict, total=False):
     """Rows at each point; extracted = valid + quarantined (reconciled by validate_step)."""
 
-    extracted: int
+    extracted: int  # rows parsed from the sources
+    malformed: int  # source lines that could not be parsed (quarantined as malformed_line)
+    source_rows: int  # extracted + malformed = valid + quarantined
     valid: int
-    quarantined: int
+    quarantined: int  # incl. malformed
     by_rule: dict[str, int]  # a row failing several rules counts once per rule
     warnings_by_rule: dict[str, int]  # published rows flagged per warning rule (data_quality_flags)
     unknown_values: dict[str, dict[str, int]]  # column -> observed value outside its list -> rows (top 50)
@@ -49,11 +56,13 @@ class ExtractRef(TypedDict):
     extracted: int
     sources: list[SourceRecord]
     warnings: list[str]  # extraction warnings (go into every manifest)
+    malformed_key: NotRequired[str]  # staging: <dataset>/<YYYY-MM>/<run>/malformed.parquet (raw lines), if any
 
 
 class ValidateRef(ExtractRef):
     valid_key: str  # staging: <dataset>/<YYYY-MM>/<run>/valid.parquet
     quarantine_key: str  # quarantine zone: <dataset>/<YYYY-MM>/<run>/quarantine.parquet
+    feedback_key: str | None  # quarantine zone: the source system's feedback workbook of the month
     data_docs: str | None  # local path of the Data Docs index (also uploaded to the quarantine zone)
     counts: Counts
     gx: dict[str, Any]  # the merged GX suite result summary

@@ -9,8 +9,11 @@ PermanentError (sinergi.errors): the DAG layer fails those tasks without retryin
 
 from __future__ import annotations
 
+import collections
 import logging
+from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sinergi import registry
@@ -40,6 +43,7 @@ log = logging.getLogger("sinergi.pipeline")
 def extract_step(dataset: str, month: Month | str, run_id: str, ctx: RunContext) -> ExtractRef:
     """Read the month's source, land it as received, and stage it in canonical form."""
     from sinergi.extract import iter_extract, output_schema
+    from sinergi.validate.quarantine import malformed_table
 
     month = str(Month.of(month))
     with stage("extract"):
@@ -53,6 +57,9 @@ def extract_step(dataset: str, month: Month | str, run_id: str, ctx: RunContext)
                 f"{dataset} {month}: extract delivered {result.rows_read} rows but {out.rows} were staged")
     ref = ExtractRef(dataset=dataset, month=month, run_id=run_id, extracted_key=key, extracted=out.rows,
                      sources=result.sources, warnings=list(result.warnings))
+    if result.malformed:  # raw lines travel through staging (owner-only), never through XCom
+        ref["malformed_key"] = staging_key(dataset, month, run_id, "malformed.parquet")
+        put_table(ctx.store, ref["malformed_key"], malformed_table(result.malformed))
     log.info("%s %s: extracted %d rows from %s", dataset, month, out.rows,
              [s.get("path") or s.get("table") for s in result.sources])
     for w in result.warnings:
@@ -68,22 +75,33 @@ def validate_step(ref: ExtractRef, ctx: RunContext, allow_empty: bool = False) -
     ``allow_empty``: the operator confirms that a month without rows after months with rows is real
     (the DAG param of the same name); lines extraction could not parse count against the
     reject_share gate."""
+    from sinergi import feedback
     from sinergi.chunks import ParquetSource
     from sinergi.validate import validate, write_quarantine
     from sinergi.validate.datadocs import publish_docs
+    from sinergi.validate.quarantine import add_malformed
 
     dataset, month, run_id = ref["dataset"], ref["month"], ref["run_id"]
-    malformed = sum(int(s.get("malformed") or 0) for s in ref.get("sources") or [])
+    malformed_rows = get_table(ctx.store, ref["malformed_key"]) if ref.get("malformed_key") else None
+    malformed = malformed_rows.num_rows if malformed_rows is not None else 0
+    valid_by_file: collections.Counter = collections.Counter()
+    flagged = feedback.Flagged(dataset)
     with stage("validate"):
         references, ref_warnings = ledger.referenced_ids(ctx.store, dataset, month)
         history = ledger.volume_history(ctx.store, dataset, month)
         ids = None
         with staged_file(ctx.store, ref["extracted_key"]) as extracted, \
                 staging_writer(ctx.store, staging_key(dataset, month, run_id, "valid.parquet")) as valid_out:
+
+            def sink(table) -> None:
+                valid_by_file.update(_per_file(table))
+                flagged.add(table)  # published rows with a warning, for the producer's workbook
+                valid_out.write(table)
+
             res = validate(
                 ParquetSource(extracted), dataset, month, run_id, references=references, history=history,
                 docs_dir=ctx.home,  # the site goes to layout.local_data_docs_dir(home, dataset, month, run)
-                valid_sink=valid_out.write, malformed=malformed, allow_empty=allow_empty,
+                valid_sink=sink, malformed=malformed, allow_empty=allow_empty,
             )
             if res.stopped:
                 valid_out.discard()
@@ -91,17 +109,25 @@ def validate_step(ref: ExtractRef, ctx: RunContext, allow_empty: bool = False) -
                 # every extracted id exists (also those quarantined for another reason)
                 rid = registry.get(dataset).record_id
                 ids = pq.read_table(extracted, columns=[rid]).column(rid).drop_null().unique().to_pylist()
+        add_malformed(res, malformed_rows, run_id)  # the lines extraction could not parse, with their reason
         with stage("quarantine write"):
             quarantine_key = write_quarantine(ctx.store, res, dataset, month, run_segment(run_id))
+        with stage("feedback workbook"):  # the data producer's list of problems (sinergi.feedback)
+            feedback.store_problems(ctx.store, dataset, month, run_id, res, flagged.table())
+            feedback_key = feedback.write_workbook(ctx.store, registry.get(dataset).source.system, month)
         with stage("data docs upload"):  # the site (if GX ran), the run's status and the month's index
             publish_docs(ctx.store, res, ctx.home)
         counts = dict(res.counts)
-        if counts["extracted"] != counts["valid"] + counts["quarantined"]:
-            raise ReconciliationError(f"{dataset} {month}: extracted {counts['extracted']} != valid {counts['valid']} "
-                                      f"+ quarantined {counts['quarantined']}")
         if counts["extracted"] != ref["extracted"]:
             raise ReconciliationError(f"{dataset} {month}: {ref['extracted']} rows were staged by extract but "
                                       f"validation read {counts['extracted']}")
+        if counts["source_rows"] != counts["valid"] + counts["quarantined"]:
+            raise ReconciliationError(f"{dataset} {month}: source rows {counts['source_rows']} != valid "
+                                      f"{counts['valid']} + quarantined {counts['quarantined']} (incl. "
+                                      f"{counts['malformed']} malformed)")
+        # per file: the rows the reader counted, before any parser, all valid or quarantined
+        sources = reconcile_sources(dataset, month, ref.get("sources") or [], valid_by_file,
+                                    _per_file(res.quarantined))
         warnings = [*ref_warnings, *res.warnings]
         log.info("%s %s: %d extracted, %d valid, %d quarantined %s", dataset, month, counts["extracted"],
                  counts["valid"], counts["quarantined"], counts.get("by_rule", {}))
@@ -122,10 +148,38 @@ def validate_step(ref: ExtractRef, ctx: RunContext, allow_empty: bool = False) -
         counts["trusted"] = trusted["rows"]
         log.info("%s %s: %d rows in s3://%s/%s", dataset, month, trusted["rows"], TRUSTED_BUCKET, trusted["key"])
     return ValidateRef(
-        **ref, valid_key=valid_out.key, quarantine_key=quarantine_key,
+        **{**ref, "sources": sources}, valid_key=valid_out.key, quarantine_key=quarantine_key, feedback_key=feedback_key,
         data_docs=str(res.docs_path) if res.docs_path else None, counts=counts, gx=res.summary,
         validation_warnings=warnings,
     )
+
+
+def _per_file(table) -> collections.Counter:
+    """Rows per ``_source_file`` of a table of extracted rows."""
+    if "_source_file" not in table.column_names or not table.num_rows:
+        return collections.Counter()
+    counts = pc.value_counts(table.column("_source_file")).to_pylist()
+    return collections.Counter({c["values"]: int(c["counts"]) for c in counts})
+
+
+def reconcile_sources(dataset: str, month: str, sources: list[dict], valid: collections.Counter,
+                      quarantined: collections.Counter) -> list[dict]:
+    """Each source with its ``valid`` and ``quarantined`` rows; ReconciliationError unless
+    ``source_rows = valid + quarantined`` for every source (the rows counted by the reader, before
+    any parser, must all be accounted for)."""
+    out = []
+    for src in sources:
+        src = dict(src)
+        name = src.get("name") or (Path(src["path"]).name if src.get("path") else None)
+        if name is not None and src.get("source_rows") is not None:
+            src["valid"], src["quarantined"] = int(valid.get(name, 0)), int(quarantined.get(name, 0))
+            if src["source_rows"] != src["valid"] + src["quarantined"]:
+                raise ReconciliationError(
+                    f"{dataset} {month}: {name} has {src['source_rows']} data rows but {src['valid']} are valid "
+                    f"and {src['quarantined']} quarantined ({src.get('malformed', 0)} malformed); "
+                    f"{src['source_rows'] - src['valid'] - src['quarantined']:+d} rows unaccounted for")
+        out.append(src)
+    return out
 
 
 def recipients(dataset: str, ctx: RunContext) -> list[str]:
@@ -178,6 +232,8 @@ def publish_step(ref: ShareRef, ctx: RunContext) -> PublishRef:
                 "key_versions": ref["share_report"].get("key_versions"),
                 "key_version": ctx.keyring.version,
                 "warnings": ref["warnings"] + ref.get("validation_warnings", []),
+                # owner-only (not in a party's manifest): the producer's rejects-and-warnings workbook
+                "feedback": f"s3://{QUARANTINE_BUCKET}/{ref['feedback_key']}" if ref.get("feedback_key") else None,
             },
         )
         if result["rows"] != ref["shared"]:

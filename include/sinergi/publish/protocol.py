@@ -130,7 +130,7 @@ PARTY_MANIFEST_KEYS = (
 )
 _LOCAL_PATH = re.compile(r"(?<![\w:/])(?:/[^\s/'\",;()]+)+/([^\s/'\",;()]+)")
 #: What a party sees of each source: which file or table, and how many rows it had.
-PARTY_SOURCE_KEYS = ("rows", "rows_pulled", "source_rows", "malformed", "bytes")
+PARTY_SOURCE_KEYS = ("rows", "rows_pulled", "source_rows", "malformed", "valid", "quarantined", "bytes")
 FAULT_EXIT_CODE = 86
 STEPS = ("encoded", "pointer_read", "claimed", "manifest_written", "fenced", "data_written", "committed", "latest_updated")
 RESERVED_MANIFEST_KEYS = frozenset(

@@ -127,12 +127,19 @@ def _sheet_name(name: str) -> str:
 def write_xlsx(table: pa.Table, *, sheet: str = "data", about: Sequence[tuple[str, str]] = ()) -> bytes:
     """The table as an XLSX workbook: sheet ``sheet`` with a header row and the rows (header frozen),
     then an ``about`` sheet of (label, text) lines when given. Raises ValueError over Excel's limit."""
-    if table.num_rows + 1 > MAX_ROWS:
-        raise ValueError(f"{table.num_rows} rows do not fit in a spreadsheet (limit {MAX_ROWS - 1})")
-    table = table.combine_chunks()
-    sheets = [(_sheet_name(sheet), _sheet([table.column(i).chunk(0) if table.column(i).num_chunks else
-                                           pa.array([], table.column(i).type) for i in range(table.num_columns)],
-                                          table.column_names, table.num_rows, True))]
+    return write_sheets([(sheet, table)], about=about)
+
+
+def write_sheets(tables: Sequence[tuple[str, pa.Table]], *, about: Sequence[tuple[str, str]] = ()) -> bytes:
+    """Several tables, one sheet each (in order, header rows frozen), then the ``about`` sheet."""
+    sheets = []
+    for sheet, table in tables:
+        if table.num_rows + 1 > MAX_ROWS:
+            raise ValueError(f"{table.num_rows} rows do not fit in a spreadsheet (limit {MAX_ROWS - 1})")
+        table = table.combine_chunks()
+        sheets.append((_sheet_name(sheet), _sheet([table.column(i).chunk(0) if table.column(i).num_chunks else
+                                                   pa.array([], table.column(i).type) for i in range(table.num_columns)],
+                                                  table.column_names, table.num_rows, True)))
     if about:
         labels = pa.array([a for a, _ in about], pa.string())
         texts = pa.array([b for _, b in about], pa.string())

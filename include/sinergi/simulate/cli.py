@@ -51,6 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="SQLAlchemy URL of the Disnaker database (default sqlite:///<out>/disnaker.sqlite)")
     p.add_argument("--defect-rate", dest="defect_rate", type=_rate, default=0.03,
                    help="share of rows with an injected defect (default 0.03; 0 gives clean data)")
+    p.add_argument("--malformed-files", dest="malformed_files", action="store_true",
+                   help="also damage some exports as real ones are (trailing delimiters, a stray quote or a "
+                        "missing field on a line, an understated XLSX dimension), with ledger entries")
     p.add_argument("--format", dest="formats", action="append", default=[], metavar="DATASET=csv|xlsx",
                    help="force a file format for a dataset (repeatable)")
 
@@ -74,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         formats[name] = fmt
     t0 = time.perf_counter()
     res = simulate(args.out, month=args.month, months=args.months, scale=args.scale, seed=args.seed,
-                   defect_rate=args.defect_rate, dinas_db_url=args.dinas_db, formats=formats or None)
+                   defect_rate=args.defect_rate, dinas_db_url=args.dinas_db, formats=formats or None,
+                   malformed_files=args.malformed_files)
     elapsed = time.perf_counter() - t0
     print(f"simulated {len(res.months)} month(s) {res.months[0]}..{res.months[-1]}: {res.total_rows:,} rows, "
           f"{len(res.files)} files, {res.defects} ledger entries in {elapsed:.1f} s")

@@ -9,6 +9,7 @@ from pathlib import Path
 from sinergi import registry
 from sinergi.months import Month
 
+from . import malformed
 from . import model as M
 from .defects import Injector, schema_drift
 from .lifecycle import Lifecycle, history_months
@@ -46,11 +47,14 @@ def file_path(out_dir: Path, dataset: str, month: str, ext: str) -> Path:
 
 def simulate(out_dir, month: str = "2025-07", months: int = 1, scale: str | int = "demo", seed: int = 42,
              defect_rate: float = 0.03, dinas_db_url: str | None = None,
-             formats: dict[str, str] | None = None) -> SimulationResult:
+             formats: dict[str, str] | None = None, malformed_files: bool = False) -> SimulationResult:
     """Write ``months`` months of source data starting at ``month`` under ``out_dir``.
 
     ``formats`` forces a file format per dataset (``{"placements": "csv"}``); otherwise each
-    (dataset, month) gets a deterministic mix of CSV/XLSX. Same arguments -> byte-identical output.
+    (dataset, month) gets a deterministic mix of CSV/XLSX. ``malformed_files`` also damages some
+    exports the way real ones are damaged (sinergi.simulate.malformed: trailing delimiters, a stray
+    quote or a missing field on one line, an understated XLSX dimension), each with a ledger entry.
+    Same arguments -> byte-identical output.
     """
     M.parse_month(month)
     if months < 1:
@@ -119,6 +123,13 @@ def simulate(out_dir, month: str = "2025-07", months: int = 1, scale: str | int 
             for e in inj.ledger:
                 e.update(file=path.name, source_row=position.get(id(e["_row"])))
             ledger += inj.ledger
+            if malformed_files and defect_rate > 0:
+                if fmt.ext == "csv":
+                    spoiled = {e["source_row"] for e in inj.ledger if e["source_row"]}
+                    ledger += malformed.malform_csv(path, fmt.encoding, name, m, seed,
+                                                    [r.get(ds.record_id) for r in rows], spoiled)
+                else:
+                    ledger += malformed.understate_dimension(path, name, m, seed)
             result.files[(name, m)] = path
 
     url = dinas_db_url or default_db_url(out)

@@ -13,8 +13,9 @@ Kinds fall into four classes (validation's ledger tests code against these const
   after the NIK was issued, a corrected birth date, a job title or destination the old lists lacked):
   validation must publish it, with the flag given here in ``data_quality_flags`` (None: no flag,
   the case is normal). Kind -> expected flag;
-* ``BATCH_EVENTS`` - not a row defect: late records (last month's rows in this export) and schema
-  drift (a renamed header that is a registered alias, or an extra column). Rows stay valid.
+* ``BATCH_EVENTS`` - not a row defect: late records (last month's rows in this export), schema
+  drift (a renamed header that is a registered alias, or an extra column), and with
+  ``malformed_files`` trailing delimiters and an understated XLSX dimension. Rows stay valid.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ ROW_DEFECTS = frozenset({
     "events_out_of_order",  # e.g. departure before registration
     "unknown_country",  # a country spelling no vocabulary knows
     "missing_mandatory",  # a required value is empty
+    "malformed_line",  # a line that cannot be parsed: a stray quote, a field missing (sinergi.simulate.malformed)
 })
 REPAIRABLE_DEFECTS = frozenset({
     "nik_excel_float",  # "1807014501950001.0" or a numeric XLSX cell whose 16th digit is not 0: written
@@ -57,7 +59,8 @@ WARNING_CASES = {
     "nik_split_regency": None,  # a NIK of the parent regency, issued before the split: normal
     "destination_rare": None,  # a destination outside the 21 countries of the old list: known
 }
-BATCH_EVENTS = frozenset({"late_record", "schema_drift_rename", "schema_drift_extra_column"})
+BATCH_EVENTS = frozenset({"late_record", "schema_drift_rename", "schema_drift_extra_column",
+                          "trailing_delimiter", "understated_dimension"})  # the last two: malformed_files
 DEFECT_KINDS = ROW_DEFECTS | REPAIRABLE_DEFECTS | frozenset(WARNING_CASES) | BATCH_EVENTS
 
 # Typos no spelling table can map (every ISO 3166-1 country and the usual aliases are known).
