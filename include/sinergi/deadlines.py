@@ -43,6 +43,20 @@ def load() -> tuple[dict[str, Due], Due]:
     return sources, _due("sync", raw.get("sync"))
 
 
+#: The monthly DAGs' schedule hour (cron ``0 3 1 * *``, WIB): a scheduled run starts on the 1st at 03:00.
+RUN_HOUR = 3
+
+
+def sync_grace() -> dt.timedelta:
+    """How long after a scheduled monthly run starts (the 1st, 03:00 WIB) its sync is due."""
+    due = load()[1]
+    grace = dt.timedelta(days=due.day - 1, hours=due.hour - RUN_HOUR)
+    if grace <= dt.timedelta(0):
+        raise ConfigError(f"deadlines.yaml: sync: day {due.day} hour {due.hour} is before the monthly run "
+                          f"starts (day 1, {RUN_HOUR:02d}:00 WIB)")
+    return grace
+
+
 def source_due(system: str, month: Month | str) -> dt.datetime:
     sources, _ = load()
     if system not in sources:

@@ -58,6 +58,19 @@ def migrate(env: dict[str, str], log_path: Path) -> None:
     _run(airflow_cmd("db", "migrate"), env, log_path, "airflow db migrate")
 
 
+def pool_cmd(slots: int | None = None) -> list[str]:
+    """``airflow pools set`` for the memory-heavy validate/share tasks (sinergi.settings.HEAVY_POOL)."""
+    slots = slots or settings.Settings().heavy_pool_slots()
+    return airflow_cmd("pools", "set", settings.HEAVY_POOL, str(slots),
+                       "validate/share tasks holding a month's table in memory (SINERGI_HEAVY_POOL_SLOTS)")
+
+
+def ensure_pool(env: dict[str, str], log_path: Path) -> None:
+    """Create or resize the heavy-task pool; without it the scheduler never runs validate/share."""
+    slots = settings.Settings(environ=env).heavy_pool_slots()
+    _run(pool_cmd(slots), env, log_path, f"airflow pools set {settings.HEAVY_POOL}")
+
+
 def dags_test(scope: str, month: str, env: dict[str, str], log_path: Path, datasets: list[str] | None = None) -> None:
     """Run one monthly DAG for ``month`` through Airflow (``airflow dags test``)."""
     # logical date = the month's data interval start (1st, 03:00 Asia/Jakarta)
@@ -313,7 +326,8 @@ class Standalone:
         self.state_file.write_text(json.dumps({"pid": proc.pid, "port": self.port, "url": self.url}))
         try:
             self.wait_healthy(timeout, proc)
-        except AirflowStartError:
+            ensure_pool(env, self.log_file)
+        except (AirflowStartError, AirflowRunError):
             self.stop()
             raise
         return self.status()
