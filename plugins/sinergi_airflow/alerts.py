@@ -70,6 +70,11 @@ class MonthFailedNotifier(BaseNotifier):
         super().__init__()
         self.smtp_conn_id = smtp_conn_id
 
+    def __call__(self, *args) -> None:
+        # No template fields to render; BaseNotifier's rendering also fails for `airflow dags test`
+        # (it hands the callback a SerializedDAG without get_template_env).
+        self.notify(args[0] if len(args) == 1 and isinstance(args[0], dict) else {})
+
     def notify(self, context) -> None:
         from sinergi_airflow.callbacks import _month, _reason
 
