@@ -94,14 +94,26 @@ def cmd_run(args) -> int:
     log_path.unlink(missing_ok=True)
     print(f"[3/5] airflow: metadata in {env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN']}; log {log_path}")
     localairflow.migrate(env, log_path)
+    from sinergi import registry
+    from sinergi.local.progress import Progress
+    from sinergi.policy import load_policy
+
+    policy = load_policy()
     failures = []
+    this_runs: set[str] = set()
+    failed: dict[str, str] = {}
     for scope in args.scopes:
+        print(f"      {localairflow.DAG_IDS[scope]}: running (one line per dataset as it finishes)", flush=True)
+        progress = Progress({ds: policy.recipients(ds) for ds in registry.names(scope)},
+                            out=lambda line: print(line, flush=True))
         try:
-            localairflow.dags_test(scope, args.month, env, log_path)
+            localairflow.dags_test(scope, args.month, env, log_path, on_line=progress.feed)
             print(f"      {localairflow.DAG_IDS[scope]}: success")
         except localairflow.AirflowRunError as e:
             failures.append(str(e))
             print(f"      {localairflow.DAG_IDS[scope]}: FAILED\n{e}", file=sys.stderr)
+        this_runs |= progress.run_ids
+        failed.update({ds: f"{step}: {reason[:120]}" for ds, (step, reason) in progress.failed.items()})
     # the indicators DAG is scheduled on the monthly Assets; here it runs once, after both syncs
     try:
         localairflow.dags_test("indicators", args.month, env, log_path)
@@ -110,7 +122,7 @@ def cmd_run(args) -> int:
         failures.append(str(e))
         print(f"      {localairflow.DAG_IDS['indicators']}: FAILED\n{e}", file=sys.stderr)
     print("[4/5] published:")
-    print(report.summary_text(args.month, home))
+    print(report.summary_text(args.month, home, this_runs=this_runs or None, failed=failed))
     print("[5/5] reports and validation results:")
     print(report.local_outputs_text(args.month, home))
     return 1 if failures else 0

@@ -8,6 +8,7 @@ inside the tasks, so DAG files parse fast.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from datetime import timedelta
@@ -115,7 +116,8 @@ def publish(ref: dict, *, outlet_events=None) -> dict:
     }
     dataset = ref["dataset"]
     outlet_events[publication_alias(dataset)].add(dataset_asset(ref["party"], out["bucket"], dataset), extra=extra)
-    log.info("published %s", extra)
+    # one JSON line (names and counts only): `make run` prints progress from it (sinergi.local.progress)
+    log.info("SINERGI PUBLISHED %s", json.dumps({"dataset": dataset, **extra}, sort_keys=True, default=str))
     return out
 
 
