@@ -54,10 +54,14 @@ def month_failed(dag_id: str, month: str, run_id: str, records: list[dict], fall
     return Alert(subject, "\n".join(lines) + "\n")
 
 
-def sync_late(dag_id: str, month: str, run_id: str, due: str, state: str) -> Alert:
-    """The deadline alert: the month's run had not finished by the agreed day and hour (WIB)."""
-    subject = f"[Sinergi] {month} is late: {dag_id} not finished by {due}"
-    text = (f"The monthly sync {dag_id} for month {month} (run {run_id}) had not finished by its deadline "
-            f"{due} (config/deadlines.yaml: sync).\nRun state when the deadline passed: {state}.\n\n"
-            "Check the run in the Airflow grid: a source export may be missing or a task may be stuck.\n")
-    return Alert(subject, text)
+def sync_late(month: str, due: str, missing: list[tuple[str, str]]) -> Alert:
+    """The deadline alert: publications of ``month`` still missing when the sync was due (WIB)."""
+    datasets = sorted({d for d, _ in missing})
+    subject = f"[Sinergi] {month} is late: {len(missing)} publication(s) missing at {due}"
+    lines = [f"The monthly sync of {month} had not finished by its deadline {due} (config/deadlines.yaml: sync).",
+             "", f"Not yet published ({len(missing)}):"]
+    lines += [f"- dataset={d} party={p} month={month}" for d, p in sorted(missing)]
+    lines += ["", "Check the month's runs in the Airflow grid (a source export may be missing or a task stuck), "
+              "then trigger the monthly DAG with {\"month\": \"" + month + "\", \"datasets\": ["
+              + ", ".join(f'"{d}"' for d in datasets) + "]}."]
+    return Alert(subject, "\n".join(lines) + "\n")

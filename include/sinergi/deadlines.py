@@ -43,18 +43,23 @@ def load() -> tuple[dict[str, Due], Due]:
     return sources, _due("sync", raw.get("sync"))
 
 
-#: The monthly DAGs' schedule hour (cron ``0 3 1 * *``, WIB): a scheduled run starts on the 1st at 03:00.
-RUN_HOUR = 3
-
-
-def sync_grace() -> dt.timedelta:
-    """How long after a scheduled monthly run starts (the 1st, 03:00 WIB) its sync is due."""
+def sync_cron() -> str:
+    """Cron (WIB) of the deadline check: the sync's day and hour each month (config/deadlines.yaml)."""
     due = load()[1]
-    grace = dt.timedelta(days=due.day - 1, hours=due.hour - RUN_HOUR)
-    if grace <= dt.timedelta(0):
-        raise ConfigError(f"deadlines.yaml: sync: day {due.day} hour {due.hour} is before the monthly run "
-                          f"starts (day 1, {RUN_HOUR:02d}:00 WIB)")
-    return grace
+    return f"0 {due.hour} {due.day} * *"
+
+
+def unpublished(store, policy, datasets, month: Month | str) -> list[tuple[str, str]]:
+    """(dataset, party) pairs the policy shares for which no publication of ``month`` is committed
+    (no month pointer in the party's bucket): what the monthly sync still owes."""
+    from sinergi.publish.protocol import read_pointer
+
+    missing = []
+    for dataset in datasets:
+        for party in policy.recipients(dataset):
+            if read_pointer(store, policy.parties[party].bucket, dataset, month) is None:
+                missing.append((dataset, party))
+    return missing
 
 
 def source_due(system: str, month: Month | str) -> dt.datetime:

@@ -4,9 +4,10 @@
   task), listing every failed task's dataset, month, step and reason from the failure records the
   task callback wrote (sinergi_airflow.callbacks). It runs where Airflow runs DAG callbacks (the
   dag-processor; in-process for ``airflow dags test``).
-* :func:`sync_deadline` — the DAG's ``deadline=``: an Airflow DeadlineAlert that fires when the month's
-  run has not finished by the sync day and hour of config/deadlines.yaml (WIB); its callback
-  :func:`sync_overdue` runs in the triggerer.
+* :func:`check_sync_deadline` — the task of DAG ``sinergi_sync_deadline``, scheduled at the sync's
+  day and hour of config/deadlines.yaml (WIB): one mail listing every publication of the month
+  still missing. (Airflow 3.3's DAG ``deadline=`` DeadlineAlert is not used: with it, every
+  successful ``airflow dags test`` run — ``make run`` — crashes in DagRun.update_state.)
 
 Recipients: ``extra.to`` of the Connection or ``SINERGI_ALERT_TO`` (sinergi.settings). Without a
 Connection or recipients an alert is only logged. Sending never fails the run a second time.
@@ -96,49 +97,56 @@ class MonthFailedNotifier(BaseNotifier):
             log.exception("SINERGI ALERT could not be sent")
 
 
-def sync_deadline():
-    """The DAG's DeadlineAlert: the month's sync must have finished by the configured day and hour.
+def check_sync_deadline(month: str, due: str) -> list[tuple[str, str]]:
+    """The deadline check (DAG sinergi_sync_deadline): every publication of ``month`` the policy
+    shares must be committed by now; mail the missing ones (one alert) and return them."""
+    from sinergi import registry
+    from sinergi.deadlines import unpublished
+    from sinergi.pipeline import RunContext
+    from sinergi_airflow.runtime import lookup
 
-    Airflow measures it from when the run was queued; a scheduled run is queued when its month's
-    interval ends (the 1st of the next month, 03:00 WIB), so the alert fires at the configured day
-    and hour of that month. A manual re-run gets the same grace from when it was queued."""
-    from airflow.sdk.definitions.callback import AsyncCallback
-    from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
-
-    from sinergi.deadlines import sync_grace
-
-    return DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=sync_grace(),
-                         callback=AsyncCallback(sync_overdue), name="sinergi_sync_deadline")
-
-
-def overdue_alert(context: dict) -> Alert:
-    """The deadline mail from the small context Airflow gives a deadline callback (the run as JSON)."""
-    from sinergi.months import Month
-
-    run = (context or {}).get("dag_run") or {}
-    month = ((run.get("conf") or {}).get("month")) or ""
-    if not month and run.get("data_interval_start"):
-        import pendulum
-
-        month = str(Month.from_data_interval(pendulum.parse(run["data_interval_start"])))
-    due = ((context or {}).get("deadline") or {}).get("deadline_time")
-    due_text = str(due) if due else "its deadline"
-    if due:
-        import pendulum
-
-        due_text = pendulum.parse(str(due)).in_timezone("Asia/Jakarta").format("YYYY-MM-DD HH:mm") + " WIB"
-    return sync_late(run.get("dag_id") or "?", month or "unknown", run.get("dag_run_id") or run.get("run_id") or "?",
-                     due_text, run.get("state") or "unknown")
+    ctx = RunContext.from_env(lookup=lookup)
+    missing = unpublished(ctx.store, ctx.policy, registry.names("national") + registry.names("provincial"), month)
+    if missing:
+        send(sync_late(month, due, missing))
+    return missing
 
 
-async def sync_overdue(context: dict | None = None, **_kwargs) -> None:
-    """DeadlineAlert callback (runs in the triggerer): mail that the month's sync is late."""
-    import asyncio
-
-    try:
-        await asyncio.to_thread(send, overdue_alert(context or {}))
-    except Exception:
-        log.exception("SINERGI ALERT (deadline) could not be sent")
+__all__ = ["MonthFailedNotifier", "check_sync_deadline", "send"]
 
 
-__all__ = ["MonthFailedNotifier", "send", "sync_deadline", "sync_overdue"]
+def sync_deadline_dag(dag_id: str = "sinergi_sync_deadline", doc_md: str = ""):
+    """The deadline check as a DAG: at the sync's day and hour (WIB) each month, for the month before."""
+    import pendulum
+    from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+
+    from sinergi.deadlines import sync_cron
+    from sinergi.months import PARAM_PATTERN, TIMEZONE
+    from sinergi_airflow.monthly import FIRST_MONTH, OWNER
+
+    @task(task_id="check_sync_deadline", retries=2)
+    def check() -> list:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from sinergi.deadlines import sync_due
+        from sinergi.months import Month
+
+        ctx = get_current_context()
+        raw = (ctx["params"] or {}).get("month")
+        month = Month.parse(raw) if raw else Month.containing(ctx["logical_date"]).add(-1)
+        due = pendulum.instance(sync_due(month)).format("YYYY-MM-DD HH:mm") + " WIB"
+        missing = check_sync_deadline(str(month), due)
+        if missing:  # red in the grid as well as in the mailbox
+            raise AirflowFailException(f"{month}: {len(missing)} publication(s) missing at {due}: "
+                                       + ", ".join(f"{d}→{p}" for d, p in missing))
+        return []
+
+    @dag(dag_id=dag_id, schedule=CronTriggerTimetable(sync_cron(), timezone=TIMEZONE),
+         start_date=FIRST_MONTH.add(months=1), catchup=False, max_active_runs=1,
+         tags=["sinergi", "alerts"], default_args={"owner": OWNER}, doc_md=doc_md,
+         params={"month": Param("", type="string", title="Month (YYYY-MM)", pattern=PARAM_PATTERN,
+                                description="Check this month instead of the one before the run (empty = that one).")})
+    def sync_deadline():
+        check()
+
+    return sync_deadline()

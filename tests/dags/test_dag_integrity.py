@@ -46,8 +46,7 @@ for path in sys.argv[1:]:
                                   "timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None,
                                   "backoff": bool(t.retry_exponential_backoff), "pool": t.pool} for t in dag.tasks},
             "on_failure_callback": type(dag.on_failure_callback).__name__ if dag.on_failure_callback else None,
-            "deadline": [{"reference": type(d.reference).__name__, "seconds": d.interval.total_seconds(),
-                          "callback": d.callback.path} for d in (dag.deadline or [])],
+            "schedule": str(getattr(dag.timetable, "expression", "")),
             "params": sorted(dag.params.keys()),
         }
 print("JSON" + json.dumps(out))
@@ -125,10 +124,11 @@ def test_every_validate_and_share_task_uses_the_heavy_pool(dag_info):
         assert all(t["pool"] != HEAVY_POOL for task_id, t in dag["tasks"].items() if task_id not in heavy), dag_id
 
 
-def test_monthly_dags_alert_once_per_failed_run_and_when_late(dag_info):
-    from sinergi.deadlines import sync_grace
+def test_monthly_dags_alert_once_per_failed_run_and_a_check_runs_at_the_deadline(dag_info):
+    from sinergi.deadlines import sync_cron
 
     for dag_id, dag in _monthly(dag_info).items():
         assert dag["on_failure_callback"] == "MonthFailedNotifier", dag_id
-        assert dag["deadline"] == [{"reference": "DagRunQueuedAtDeadline", "seconds": sync_grace().total_seconds(),
-                                    "callback": "sinergi_airflow.alerts.sync_overdue"}], dag_id
+    checks = {dag_id: dag for info in dag_info.values() for dag_id, dag in info["dags"].items() if dag_id == "sinergi_sync_deadline"}
+    assert checks["sinergi_sync_deadline"]["schedule"] == sync_cron()
+    assert checks["sinergi_sync_deadline"]["timezone"] == "Asia/Jakarta"

@@ -1,10 +1,9 @@
 """Alert mails through a real SMTP server (aiosmtpd on a free port): the DAG-level failure notifier
 sends ONE mail for a month whose exports are missing, naming dataset, month, step and reason; the
-deadline alert's callback mails that the month's sync is late; no Connection means no mail."""
+deadline check mails the publications still missing at the sync deadline; no Connection, no mail."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from email import message_from_bytes
@@ -67,17 +66,37 @@ def alerts():
         sys.path.remove(str(ROOT / "plugins"))
 
 
-def test_deadline_callback_mails_that_the_sync_is_late(alerts, smtp, monkeypatch):
+def test_deadline_check_mails_the_missing_publications_once(alerts, smtp, weed, monkeypatch):
+    """At the deadline, every publication the policy owes for the month must be committed; the
+    missing ones are listed (dataset, party) in ONE mail. A committed month pointer counts as done."""
+    from sinergi.layout import pointer_key
+    from sinergi.policy import load_policy
+
     monkeypatch.setenv("AIRFLOW_CONN_SINERGI_SMTP", smtp_connection(smtp.port))
-    context = {"dag_run": {"dag_id": "sinergi_national_monthly", "dag_run_id": "scheduled__2025-07-31T20:00:00+00:00",
-                           "conf": {}, "data_interval_start": "2025-06-30T20:00:00+00:00", "state": "running"},
-               "deadline": {"id": "x", "deadline_time": "2025-08-07T05:00:00+00:00"}}
-    asyncio.run(alerts.sync_overdue(context=context))
+    policy = load_policy()
+    month = "2024-03"  # nothing of it published in this session's store…
+    done_party = policy.recipients("placements")[0]
+    # …but placements for one party
+    weed.pipeline.put_bytes(policy.parties[done_party].bucket, pointer_key("placements", month),
+                            json.dumps({"generation": 1, "run_id": "r", "rows": 1}).encode())
+    missing = alerts.check_sync_deadline(month, "2024-04-07 12:00 WIB")
+    assert ("placements", done_party) not in missing
+    assert ("p3mi", policy.recipients("p3mi")[0]) in missing
     assert len(smtp.messages) == 1
     rcpt, message = smtp.messages[0]
     assert rcpt == ["ops@bp3mi.example", "data@disnaker.example"]
-    assert message["Subject"] == "[Sinergi] 2025-07 is late: sinergi_national_monthly not finished by 2025-08-07 12:00 WIB"
-    assert "Run state when the deadline passed: running" in body(message)
+    assert message["Subject"] == f"[Sinergi] 2024-03 is late: {len(missing)} publication(s) missing at 2024-04-07 12:00 WIB"
+    text = body(message)
+    for dataset, party in missing:
+        assert f"- dataset={dataset} party={party} month=2024-03" in text
+    assert f"dataset=placements party={done_party} " not in text
+
+
+def test_the_deadline_check_runs_at_the_configured_day_and_hour():
+    from sinergi.deadlines import load, sync_cron
+
+    due = load()[1]
+    assert sync_cron() == f"0 {due.hour} {due.day} * *"
 
 
 def test_without_a_connection_an_alert_is_only_logged(alerts, smtp, monkeypatch):
@@ -85,22 +104,8 @@ def test_without_a_connection_an_alert_is_only_logged(alerts, smtp, monkeypatch)
     monkeypatch.delenv("SINERGI_ALERT_TO", raising=False)
     from sinergi.alerts import sync_late
 
-    assert alerts.send(sync_late("d", "2025-07", "r", "2025-08-07 12:00 WIB", "running")) is False
+    assert alerts.send(sync_late("2025-07", "2025-08-07 12:00 WIB", [("placements", "kp2mi")])) is False
     assert smtp.messages == []
-
-
-def test_the_deadline_is_the_configured_day_and_hour_of_the_next_month(alerts):
-    """A scheduled run is queued when its month ends (1st, 03:00 WIB): queued + grace = sync day/hour."""
-    import datetime as dt
-
-    from sinergi.deadlines import sync_due
-    from sinergi.months import Month
-
-    deadline = alerts.sync_deadline()
-    for month in ("2025-07", "2026-02"):
-        queued = dt.datetime.fromisoformat(Month.parse(month).add(1).logical_date)
-        assert queued + deadline.interval == sync_due(month)
-    assert deadline.callback.path == "sinergi_airflow.alerts.sync_overdue"
 
 
 @pytest.mark.slow
