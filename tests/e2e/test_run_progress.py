@@ -43,7 +43,9 @@ def runs(weed, tmp_path_factory):
     # the second run: the placements export is gone, so this run fails for placements only
     broken = tmp_path_factory.mktemp("broken-sources")
     shutil.copytree(sources, broken, dirs_exist_ok=True)
-    for f in (broken / "siskop2mi" / MONTH).glob("PLACEMENT*"):
+    gone = list((broken / "siskop2mi" / MONTH).glob("PENEMPATAN_PMI_*"))  # the placements export
+    assert gone
+    for f in gone:
         f.unlink()
     env["SINERGI_EXPORTS_DIR"] = str(broken)
     second_lines: list[str] = []
