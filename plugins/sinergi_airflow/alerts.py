@@ -33,7 +33,13 @@ def send(alert: Alert, conn_id: str = SMTP_CONN_ID) -> bool:
     from sinergi.settings import Settings, _as_connection
     from sinergi_airflow.runtime import lookup
 
-    settings = Settings(lookup=lookup)
+    def lookup_or_none(conn_id: str):
+        try:
+            return lookup(conn_id)
+        except Exception:  # no secrets backend reachable here: the environment form still counts
+            return None
+
+    settings = Settings(lookup=lookup_or_none)
     found = settings.connection(conn_id)
     recipients = settings.alert_recipients()
     if found is None or not recipients:
