@@ -78,8 +78,11 @@ def _table(rows: list[dict], this_runs: set[str] | None, failed: dict[str, str] 
                 "this run did not publish it"
             notes.append(f"   * {r['dataset']}: shown is an earlier run's publication ({r['run_id']}, committed "
                          f"{r['committed_at']}); {why}")
-        out.append(f"   {r['dataset'] + mark:<22} {r['extracted']!s:>9} {r['quarantined']!s:>11} {r['filtered_out']:>12} "
-                   f"{r['suppressed']:>10} {r['published']!s:>9}  {rules}")
+        def n(value) -> str:  # derived datasets (indicators) have no extract or quarantine
+            return "-" if value is None else str(value)
+
+        out.append(f"   {r['dataset'] + mark:<22} {n(r['extracted']):>9} {n(r['quarantined']):>11} {r['filtered_out']:>12} "
+                   f"{r['suppressed']:>10} {n(r['published']):>9}  {rules}")
     return out + notes
 
 
