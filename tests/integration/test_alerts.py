@@ -131,3 +131,23 @@ def test_a_month_with_missing_exports_sends_exactly_one_mail(weed, smtp, tmp_pat
         assert dataset in line.split("reason=", 1)[1]  # the reason names what is missing
     assert "2 failed task(s) in 2 dataset(s)" in text
     assert "s3://sinergi-quarantine/_failures/2025-11/" in text
+
+
+@pytest.mark.slow
+def test_the_deadline_dag_mails_once_and_fails_when_the_month_is_late(weed, smtp, tmp_path):
+    """Through Airflow: the check run at the deadline of November 2025 (the 7th, 12:00 WIB) checks
+    October (nothing of it is published in this session's store)."""
+    env = localairflow.airflow_env(weed.home)
+    env["AIRFLOW_CONN_SINERGI_SMTP"] = smtp_connection(smtp.port)
+    log = tmp_path / "deadline-run.log"
+    localairflow.migrate(env, log)
+    cmd = localairflow.airflow_cmd("dags", "test", "sinergi_sync_deadline", "2025-11-07T12:00:00+07:00")
+    with pytest.raises(localairflow.AirflowRunError):
+        localairflow._run(cmd, env, log, "airflow dags test sinergi_sync_deadline")
+    assert "2025-10: " in log.read_text()  # the task failed, saying so
+    assert len(smtp.messages) == 1
+    _, message = smtp.messages[0]
+    assert message["Subject"].startswith("[Sinergi] 2025-10 is late: ")
+    assert message["Subject"].endswith(" publication(s) missing at 2025-11-07 12:00 WIB")
+    text = body(message)
+    assert "- dataset=placements party=" in text and "- dataset=trainings party=" in text  # both syncs
