@@ -163,6 +163,20 @@ def celery_month(weed, pg_url, tmp_path_factory):
     finally:
         for p in procs.values():
             p.stop(timeout=30)
+        _forget_queue(base["AIRFLOW__OPERATORS__DEFAULT_QUEUE"])
+
+
+def _forget_queue(queue: str) -> None:
+    """Leave the shared Redis as found: this test's queue and kombu's bindings for it."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS)
+    try:
+        keys = [k for k in client.scan_iter(match=f"*{queue}*")]
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def _alive(procs: dict[str, Supervisor], tmp: Path) -> None:
