@@ -6,6 +6,10 @@ set -euo pipefail
 echo "[init] airflow db migrate"
 airflow db migrate
 
+echo "[init] pool sinergi_heavy (${SINERGI_HEAVY_POOL_SLOTS:-2} slots): the memory-heavy validate/share tasks"
+airflow pools set sinergi_heavy "${SINERGI_HEAVY_POOL_SLOTS:-2}" \
+  "validate/share tasks holding a month's table in memory (SINERGI_HEAVY_POOL_SLOTS)"
+
 echo "[init] FAB users"
 create_user() {  # username password role (FAB prints "already exist" and exits 0 for a known user)
   airflow users create --username "$1" --password "$2" --role "$3" \

@@ -62,8 +62,11 @@ def cmd_store(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from sinergi import registry
     from sinergi.local import localairflow, report
+    from sinergi.local.progress import Progress
     from sinergi.local.store import EmbeddedStore, StoreStartError
+    from sinergi.policy import load_policy
 
     home = settings.home()
     try:
@@ -94,23 +97,33 @@ def cmd_run(args) -> int:
     log_path.unlink(missing_ok=True)
     print(f"[3/5] airflow: metadata in {env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN']}; log {log_path}")
     localairflow.migrate(env, log_path)
+    policy = load_policy()
     failures = []
+    this_runs: set[str] = set()
+    failed: dict[str, str] = {}
     for scope in args.scopes:
+        print(f"      {localairflow.DAG_IDS[scope]}: running (one line per dataset as it finishes)", flush=True)
+        progress = Progress({ds: policy.recipients(ds) for ds in registry.names(scope)},
+                            out=lambda line: print(line, flush=True))
         try:
-            localairflow.dags_test(scope, args.month, env, log_path)
+            localairflow.dags_test(scope, args.month, env, log_path, on_line=progress.feed)
             print(f"      {localairflow.DAG_IDS[scope]}: success")
         except localairflow.AirflowRunError as e:
             failures.append(str(e))
             print(f"      {localairflow.DAG_IDS[scope]}: FAILED\n{e}", file=sys.stderr)
+        this_runs |= progress.run_ids
+        failed.update({ds: f"{step}: {reason[:120]}" for ds, (step, reason) in progress.failed.items()})
     # the indicators DAG is scheduled on the monthly Assets; here it runs once, after both syncs
+    indicators = Progress({}, out=print)  # no task groups; its run id marks its own publications
     try:
-        localairflow.dags_test("indicators", args.month, env, log_path)
+        localairflow.dags_test("indicators", args.month, env, log_path, on_line=indicators.feed)
         print(f"      {localairflow.DAG_IDS['indicators']}: success")
     except localairflow.AirflowRunError as e:
         failures.append(str(e))
         print(f"      {localairflow.DAG_IDS['indicators']}: FAILED\n{e}", file=sys.stderr)
+    this_runs |= indicators.run_ids
     print("[4/5] published:")
-    print(report.summary_text(args.month, home))
+    print(report.summary_text(args.month, home, this_runs=this_runs or None, failed=failed))
     print("[5/5] reports and validation results:")
     print(report.local_outputs_text(args.month, home))
     return 1 if failures else 0

@@ -43,6 +43,25 @@ def load() -> tuple[dict[str, Due], Due]:
     return sources, _due("sync", raw.get("sync"))
 
 
+def sync_cron() -> str:
+    """Cron (WIB) of the deadline check: the sync's day and hour each month (config/deadlines.yaml)."""
+    due = load()[1]
+    return f"0 {due.hour} {due.day} * *"
+
+
+def unpublished(store, policy, datasets, month: Month | str) -> list[tuple[str, str]]:
+    """(dataset, party) pairs the policy shares for which no publication of ``month`` is committed
+    (no month pointer in the party's bucket): what the monthly sync still owes."""
+    from sinergi.publish.protocol import read_pointer
+
+    missing = []
+    for dataset in datasets:
+        for party in policy.recipients(dataset):
+            if read_pointer(store, policy.parties[party].bucket, dataset, month) is None:
+                missing.append((dataset, party))
+    return missing
+
+
 def source_due(system: str, month: Month | str) -> dt.datetime:
     sources, _ = load()
     if system not in sources:

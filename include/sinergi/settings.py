@@ -23,6 +23,10 @@ export files         ``sinergi_exports``         ``SINERGI_EXPORTS_DIR``        
 Disnaker database    ``sinergi_disnaker_db``     ``SINERGI_DISNAKER_DB_URL``     ``sqlite:///<exports>/disnaker.sqlite``
 master secret        ``sinergi_master_secret``   ``SINERGI_MASTER_SECRET``       ``<home>/secrets/master.key`` (generated once)
                      (password)
+alert mail           ``sinergi_smtp`` (SMTP:     ``SINERGI_ALERT_TO``            none: alerts are only logged
+                     host, port, login, password, (recipients, comma-separated)
+                     ``extra.to``, ``extra.from_email``)
+heavy-task pool      —                           ``SINERGI_HEAVY_POOL_SLOTS``    2 slots (pool ``sinergi_heavy``)
 ===================  ==========================  ==============================  ==============================================
 
 ``SINERGI_HOME`` itself is only an environment variable (it locates the defaults).
@@ -47,6 +51,11 @@ S3_CONN_ID = "sinergi_s3"
 EXPORTS_CONN_ID = "sinergi_exports"
 DISNAKER_CONN_ID = "sinergi_disnaker_db"
 MASTER_SECRET_CONN_ID = "sinergi_master_secret"
+SMTP_CONN_ID = "sinergi_smtp"
+
+#: The Airflow pool of the memory-heavy tasks (validate, share): at most this many run at once.
+HEAVY_POOL = "sinergi_heavy"
+DEFAULT_HEAVY_POOL_SLOTS = 2
 
 #: What a lookup may return: a Connection, a string (a URI, URL or the secret itself) or None.
 ConnectionLookup = Callable[[str], "Connection | str | bytes | None"]
@@ -296,6 +305,29 @@ class Settings:
 
     def master_secret_file(self) -> Path:
         return self.home / "secrets" / "master.key"
+
+    def alert_recipients(self) -> list[str]:
+        """Who gets the failure and deadline alerts: ``extra.to`` of the ``sinergi_smtp`` Connection
+        (a list or a comma-separated string), else ``SINERGI_ALERT_TO``; empty = alerts only logged."""
+        found = self.connection(SMTP_CONN_ID)
+        raw = _as_connection(found).extra.get("to") if found is not None else None
+        raw = raw or self.env.get("SINERGI_ALERT_TO") or []
+        items = raw.split(",") if isinstance(raw, str) else list(raw)
+        return [str(a).strip() for a in items if str(a).strip()]
+
+    def heavy_pool_slots(self) -> int:
+        """Slots of the ``sinergi_heavy`` pool (``SINERGI_HEAVY_POOL_SLOTS``, default 2): how many
+        validate/share tasks may hold a month's table in memory at once across all workers."""
+        raw = self.env.get("SINERGI_HEAVY_POOL_SLOTS")
+        if not raw:
+            return DEFAULT_HEAVY_POOL_SLOTS
+        try:
+            slots = int(raw)
+        except ValueError:
+            slots = 0
+        if slots < 1:
+            raise ConfigError(f"SINERGI_HEAVY_POOL_SLOTS must be a whole number of at least 1, got {raw!r}")
+        return slots
 
 
 def _as_connection(found: Found) -> Connection:

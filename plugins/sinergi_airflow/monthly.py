@@ -8,6 +8,7 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag
 
 from sinergi.months import PARAM_PATTERN, TIMEZONE
+from sinergi_airflow.alerts import MonthFailedNotifier
 from sinergi_airflow.callbacks import on_task_failure
 from sinergi_airflow.tasks import dataset_groups
 
@@ -36,6 +37,8 @@ def monthly_sync_dag(*, dag_id: str, scope: str, doc_md: str, tags: list[str]):
         dagrun_timeout=timedelta(hours=12),
         tags=["sinergi", "monthly", scope, *tags],
         default_args={"owner": OWNER, "on_failure_callback": on_task_failure},
+        # one alert mail per failed run (the task callback above only logs and records each task)
+        on_failure_callback=MonthFailedNotifier(),
         params={
             "month": Param(
                 "", type="string", title="Month (YYYY-MM)",

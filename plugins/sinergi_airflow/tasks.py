@@ -8,12 +8,14 @@ inside the tasks, so DAG files parse fast.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from datetime import timedelta
 
 from airflow.sdk import get_current_context, task, task_group
 
+from sinergi.settings import HEAVY_POOL
 from sinergi_airflow.assets import dataset_asset, publication_alias
 from sinergi_airflow.runtime import month_of, run_context, run_step
 
@@ -68,7 +70,8 @@ def extract(dataset: str) -> dict:
     return run_step(extract_step, dataset, month, run_id, run_context())
 
 
-@task(task_id="validate", **io_task_args())
+# validate and share hold a month's table in memory: the pool caps how many run at once (all workers)
+@task(task_id="validate", pool=HEAVY_POOL, **io_task_args())
 def validate(ref: dict) -> dict:
     from sinergi.pipeline import validate_step
 
@@ -83,7 +86,7 @@ def recipients(ref: dict) -> list[str]:
     return list(run_step(recipients_of, ref["dataset"], run_context()))
 
 
-@task(task_id="share", **io_task_args())
+@task(task_id="share", pool=HEAVY_POOL, **io_task_args())
 def share(ref: dict, party: str) -> dict:
     from sinergi.pipeline import share_step
 
@@ -116,7 +119,8 @@ def publish(ref: dict, *, outlet_events=None) -> dict:
     }
     dataset = ref["dataset"]
     outlet_events[publication_alias(dataset)].add(dataset_asset(ref["party"], out["bucket"], dataset), extra=extra)
-    log.info("published %s", extra)
+    # one JSON line (names and counts only): `make run` prints progress from it (sinergi.local.progress)
+    log.info("SINERGI PUBLISHED %s", json.dumps({"dataset": dataset, **extra}, sort_keys=True, default=str))
     return out
 
 

@@ -44,7 +44,9 @@ for path in sys.argv[1:]:
             "timezone": str(dag.timezone.name) if hasattr(dag.timezone, "name") else str(dag.timezone),
             "tasks": {t.task_id: {"owner": t.owner, "retries": t.retries, "io": t.task_id.rsplit(".", 1)[-1] in ("extract", "validate", "share", "publish"),
                                   "timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None,
-                                  "backoff": bool(t.retry_exponential_backoff)} for t in dag.tasks},
+                                  "backoff": bool(t.retry_exponential_backoff), "pool": t.pool} for t in dag.tasks},
+            "on_failure_callback": type(dag.on_failure_callback).__name__ if dag.on_failure_callback else None,
+            "schedule": str(getattr(dag.timetable, "expression", "")),
             "params": sorted(dag.params.keys()),
         }
 print("JSON" + json.dumps(out))
@@ -103,3 +105,30 @@ def test_monthly_dags_run_in_jakarta_with_params(dag_info):
                 assert dag["timezone"] == "Asia/Jakarta", dag_id
                 assert dag["catchup"] is True, dag_id
                 assert {"month", "datasets", "allow_empty"} <= set(dag["params"]), dag_id
+
+
+def _monthly(dag_info):
+    dags = {dag_id: dag for info in dag_info.values() for dag_id, dag in info["dags"].items() if "monthly" in dag["tags"]}
+    assert dags
+    return dags
+
+
+def test_every_validate_and_share_task_uses_the_heavy_pool(dag_info):
+    from sinergi.settings import HEAVY_POOL
+
+    for dag_id, dag in _monthly(dag_info).items():
+        heavy = {task_id: t["pool"] for task_id, t in dag["tasks"].items() if task_id.rsplit(".", 1)[-1] in ("validate", "share")}
+        assert len(heavy) >= 2, dag_id
+        assert set(heavy.values()) == {HEAVY_POOL}, (dag_id, heavy)
+        # and only those: extract/publish are I/O-bound and must not wait for heavy slots
+        assert all(t["pool"] != HEAVY_POOL for task_id, t in dag["tasks"].items() if task_id not in heavy), dag_id
+
+
+def test_monthly_dags_alert_once_per_failed_run_and_a_check_runs_at_the_deadline(dag_info):
+    from sinergi.deadlines import sync_cron
+
+    for dag_id, dag in _monthly(dag_info).items():
+        assert dag["on_failure_callback"] == "MonthFailedNotifier", dag_id
+    checks = {dag_id: dag for info in dag_info.values() for dag_id, dag in info["dags"].items() if dag_id == "sinergi_sync_deadline"}
+    assert checks["sinergi_sync_deadline"]["schedule"] == sync_cron()
+    assert checks["sinergi_sync_deadline"]["timezone"] == "Asia/Jakarta"

@@ -146,6 +146,14 @@ def test_init_creates_fab_users_and_buckets(compose):
     assert "airflow db migrate" in text
     assert "airflow users create" in text and "--role" in text
     assert "ensure_bucket" in text
+    # the heavy-task pool, with its slots from the same variable the code reads (sinergi.settings)
+    from sinergi.settings import DEFAULT_HEAVY_POOL_SLOTS, HEAVY_POOL
+
+    assert f'airflow pools set {HEAVY_POOL} "${{SINERGI_HEAVY_POOL_SLOTS:-{DEFAULT_HEAVY_POOL_SLOTS}}}"' in text
+    assert text.index("airflow db migrate") < text.index("airflow pools set")
+    env = service_env(init)
+    assert env["SINERGI_HEAVY_POOL_SLOTS"] == str(DEFAULT_HEAVY_POOL_SLOTS)
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg2://")
     for name in AIRFLOW_SERVICES[1:]:
         dep = compose["services"][name]["depends_on"]["airflow-init"]
         assert dep["condition"] == "service_completed_successfully", name

@@ -110,3 +110,17 @@ def test_asset_events_carry_each_months_counts(backfill_runs):
         for e in events:
             assert e["extra"]["month"] == _month_of(run)
             assert e["extra"]["published"] > 0 or e["extra"]["valid"] == 0
+
+
+def test_make_up_created_the_heavy_pool_the_validate_and_share_tasks_ran_in(backfill_runs):
+    from sinergi.settings import DEFAULT_HEAVY_POOL_SLOTS, HEAVY_POOL
+
+    api = backfill_runs["api"]
+    pool = api.get(f"/pools/{HEAVY_POOL}")
+    assert pool["slots"] == DEFAULT_HEAVY_POOL_SLOTS
+    run = backfill_runs["runs"][0]
+    tis = api.get(f"/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}/taskInstances", limit=100)["task_instances"]
+    heavy = [t for t in tis if t["task_id"].rsplit(".", 1)[-1] in ("validate", "share")]
+    assert heavy and all(t["pool"] == HEAVY_POOL for t in heavy), heavy
+    ran = [t for t in heavy if t["task_id"].split(".", 1)[0] in DATASETS]  # the others were not selected
+    assert ran and all(t["state"] == "success" for t in ran), [(t["task_id"], t["state"]) for t in ran]

@@ -88,3 +88,36 @@ def test_rotation_replaces_a_party_key(store):
     with pytest.raises(AccessDenied):
         list(S3ObjectStore(old, attempts=1).list("lampung-share"))
     list(S3ObjectStore(new, attempts=1).list("lampung-share"))
+
+
+def test_a_second_start_on_another_port_exits_2_and_touches_nothing(tmp_path):
+    """`make run S3_PORT=A` then `make up S3_PORT=B`: a clear refusal, the running store untouched."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    a, b = EmbeddedStore._free_port(), EmbeddedStore._free_port()
+    running = EmbeddedStore(home=tmp_path, s3_port=a)
+    running.up()
+    try:
+        pid = running.status().pid
+        state = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in
+                 [running.pid_file, running.ports_file, *settings.credentials_dir(tmp_path).glob("*.env")]}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SINERGI_", "AIRFLOW_CONN_"))}
+        env["SINERGI_HOME"] = str(tmp_path)
+        sinergi = Path(sys.executable).parent / "sinergi"
+        for args in (["up", "--port", str(b), "--airflow-port", str(EmbeddedStore._free_port())],
+                     ["store", "up", "--port", str(b)]):
+            proc = subprocess.run([str(sinergi), *args], env=env, capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+            assert f"store already running on {a} — use S3_PORT={a} or `make down`" in proc.stderr
+            assert "Traceback" not in proc.stderr
+        # the same process, the same files (byte for byte, not even rewritten), the store still serving on A
+        assert running.status().running and running.status().pid == pid
+        assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in state} == state
+        assert EmbeddedStore._port_free(b)
+        assert settings.read_env_file(settings.credentials_dir(tmp_path) / "pipeline.env")["AWS_ENDPOINT_URL"].endswith(f":{a}")
+        # and the port it runs on is remembered: a start without a port attaches to it
+        assert EmbeddedStore(home=tmp_path).up().pid == pid
+    finally:
+        running.down()

@@ -103,3 +103,21 @@ def test_an_unparsable_connection_names_the_variable_not_its_text(tmp_path):
     with pytest.raises(ConfigError) as err:
         Settings(environ=env).pipeline_s3()
     assert "AIRFLOW_CONN_SINERGI_S3" in str(err.value) and "hunter2" not in str(err.value)
+
+
+def test_alert_recipients_from_the_smtp_connection_else_the_environment():
+    conn = Connection(conn_type="smtp", host="smtp.example", extra={"to": "a@x.example, b@x.example"})
+    assert Settings(lookup=_lookup({"sinergi_smtp": conn}), environ={"SINERGI_ALERT_TO": "c@x.example"}).alert_recipients() \
+        == ["a@x.example", "b@x.example"]
+    env = {conn_env("sinergi_smtp"): json.dumps({"conn_type": "smtp", "host": "h", "extra": {"to": ["d@x.example"]}})}
+    assert Settings(environ=env).alert_recipients() == ["d@x.example"]
+    assert Settings(environ={"SINERGI_ALERT_TO": "c@x.example,"}).alert_recipients() == ["c@x.example"]
+    assert Settings(environ={}).alert_recipients() == []
+
+
+def test_heavy_pool_slots_default_and_override():
+    assert Settings(environ={}).heavy_pool_slots() == 2
+    assert Settings(environ={"SINERGI_HEAVY_POOL_SLOTS": "6"}).heavy_pool_slots() == 6
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(ConfigError, match="SINERGI_HEAVY_POOL_SLOTS"):
+            Settings(environ={"SINERGI_HEAVY_POOL_SLOTS": bad}).heavy_pool_slots()

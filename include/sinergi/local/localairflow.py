@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,24 +59,53 @@ def migrate(env: dict[str, str], log_path: Path) -> None:
     _run(airflow_cmd("db", "migrate"), env, log_path, "airflow db migrate")
 
 
-def dags_test(scope: str, month: str, env: dict[str, str], log_path: Path, datasets: list[str] | None = None) -> None:
-    """Run one monthly DAG for ``month`` through Airflow (``airflow dags test``)."""
+def pool_cmd(slots: int | None = None) -> list[str]:
+    """``airflow pools set`` for the memory-heavy validate/share tasks (sinergi.settings.HEAVY_POOL)."""
+    slots = slots or settings.Settings().heavy_pool_slots()
+    return airflow_cmd("pools", "set", settings.HEAVY_POOL, str(slots),
+                       "validate/share tasks holding a month's table in memory (SINERGI_HEAVY_POOL_SLOTS)")
+
+
+def ensure_pool(env: dict[str, str], log_path: Path) -> None:
+    """Create or resize the heavy-task pool; without it the scheduler never runs validate/share."""
+    slots = settings.Settings(environ=env).heavy_pool_slots()
+    _run(pool_cmd(slots), env, log_path, f"airflow pools set {settings.HEAVY_POOL}")
+
+
+def dags_test(scope: str, month: str, env: dict[str, str], log_path: Path, datasets: list[str] | None = None,
+              on_line: Callable[[str], None] | None = None) -> None:
+    """Run one monthly DAG for ``month`` through Airflow (``airflow dags test``); ``on_line`` sees
+    each line of its output as it comes (progress, sinergi.local.progress)."""
     # logical date = the month's data interval start (1st, 03:00 Asia/Jakarta)
     logical_date = Month.parse(month).logical_date
     conf = json.dumps({"month": month, "datasets": datasets or []})
-    _run(airflow_cmd("dags", "test", DAG_IDS[scope], logical_date, "-c", conf), env, log_path, f"airflow dags test {DAG_IDS[scope]} ({month})")
+    _run(airflow_cmd("dags", "test", DAG_IDS[scope], logical_date, "-c", conf), env, log_path,
+         f"airflow dags test {DAG_IDS[scope]} ({month})", on_line=on_line)
 
 
 class AirflowRunError(RuntimeError):
     pass
 
 
-def _run(cmd: list[str], env: dict[str, str], log_path: Path, what: str) -> None:
+def _run(cmd: list[str], env: dict[str, str], log_path: Path, what: str,
+         on_line: Callable[[str], None] | None = None) -> None:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         log.write(f"\n$ {' '.join(cmd)}\n".encode())
         log.flush()
-        rc = subprocess.call(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if on_line is None:
+            rc = subprocess.call(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        else:  # stream: every line to the log as it comes, and to the watcher
+            with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL) as proc:
+                for raw in proc.stdout:
+                    log.write(raw)
+                    log.flush()
+                    try:
+                        on_line(raw.decode(errors="replace"))
+                    except Exception as e:  # progress is a courtesy: never stop the run for it
+                        log.write(f"(progress: {type(e).__name__}: {e})\n".encode())
+                rc = proc.wait()
     text = log_path.read_text(errors="replace")
     failed_tasks = [line for line in text.splitlines() if "SINERGI FAILURE" in line]
     if rc != 0 or "DagRunState.FAILED" in text.split(f"$ {' '.join(cmd)}")[-1]:
@@ -313,7 +343,8 @@ class Standalone:
         self.state_file.write_text(json.dumps({"pid": proc.pid, "port": self.port, "url": self.url}))
         try:
             self.wait_healthy(timeout, proc)
-        except AirflowStartError:
+            ensure_pool(env, self.log_file)
+        except (AirflowStartError, AirflowRunError):
             self.stop()
             raise
         return self.status()

@@ -36,7 +36,67 @@ def published_counts(party: str, bucket: str, month: str, home: Path) -> dict[st
     return dict(sorted(counts.items()))
 
 
-def summary_text(month: str, home: Path | None = None) -> str:
+TOP_RULES = 3
+
+
+def publication_rows(party: str, bucket: str, month: str, home: Path, datasets: list[str]) -> list[dict]:
+    """Per dataset, the counts of the month's committed publication to ``party``, from its owner
+    manifest (``sinergi-ledger/publications/<bucket>/…``, layout.owner_record_key), read with the
+    pipeline identity: extracted / quarantined / filtered out / suppressed / published, the top
+    quarantine rules, and which run produced it. Datasets without a publication are left out."""
+    from sinergi.layout import LEDGER_BUCKET, owner_record_key
+    from sinergi.publish import cas
+    from sinergi.publish.protocol import read_pointer
+    from sinergi.s3 import S3ObjectStore
+
+    store = S3ObjectStore(settings.party_s3("pipeline", home), attempts=2, backoff=0.2)
+    rows = []
+    for dataset in datasets:
+        pointer = read_pointer(store, bucket, dataset, month)
+        if not pointer:
+            continue
+        manifest = cas.read_json(store, LEDGER_BUCKET, owner_record_key(bucket, pointer["manifest_key"]))[0] or {}
+        counts = manifest.get("counts") or {}
+        share = manifest.get("share_report") or {}
+        suppressed = share.get("rows_suppressed") or 0
+        by_rule = counts.get("by_rule") or {}
+        rows.append({
+            "dataset": dataset, "run_id": pointer.get("run_id"), "committed_at": pointer.get("committed_at"),
+            "extracted": counts.get("extracted"), "quarantined": counts.get("quarantined"),
+            "filtered_out": int(share.get("rows_filtered_out") or 0),
+            "suppressed": int(sum(suppressed.values()) if isinstance(suppressed, dict) else suppressed),
+            "published": pointer.get("rows"),
+            "top_rules": sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_RULES],
+        })
+    return rows
+
+
+def _table(rows: list[dict], this_runs: set[str] | None, failed: dict[str, str] | None) -> list[str]:
+    out = [f"   {'dataset':<22} {'extracted':>9} {'quarantined':>11} {'filtered out':>12} {'suppressed':>10} "
+           f"{'published':>9}  top quarantine rules"]
+    notes = []
+    for r in rows:
+        rules = ", ".join(f"{rule} {n}" for rule, n in r["top_rules"]) or "-"
+        mark = ""
+        if this_runs is not None and r["run_id"] not in this_runs:
+            mark = " *"
+            why = f"this run failed for it ({failed[r['dataset']]})" if failed and r["dataset"] in failed else \
+                "this run did not publish it"
+            notes.append(f"   * {r['dataset']}: shown is an earlier run's publication ({r['run_id']}, committed "
+                         f"{r['committed_at']}); {why}")
+        def n(value) -> str:  # derived datasets (indicators) have no extract or quarantine
+            return "-" if value is None else str(value)
+
+        out.append(f"   {r['dataset'] + mark:<22} {n(r['extracted']):>9} {n(r['quarantined']):>11} {r['filtered_out']:>12} "
+                   f"{r['suppressed']:>10} {n(r['published']):>9}  {rules}")
+    return out + notes
+
+
+def summary_text(month: str, home: Path | None = None, this_runs: set[str] | None = None,
+                 failed: dict[str, str] | None = None) -> str:
+    """What each party holds for ``month``. ``this_runs``: the run ids of this ``make run`` (a
+    publication from another run is marked as an earlier run's); ``failed``: dataset → where this
+    run failed for it."""
     from sinergi.layout import README_KEY
     from sinergi.publish.readers import ENGINES, read_snippet
 
@@ -52,8 +112,12 @@ def summary_text(month: str, home: Path | None = None) -> str:
             continue
         if not counts:
             lines.append(f"   nothing published for {month}")
-        for dataset, rows in counts.items():
-            lines.append(f"   {dataset:<24} {rows:>8} rows")
+        else:
+            try:
+                lines += _table(publication_rows(party, bucket, month, home, list(counts)), this_runs, failed)
+            except (StoreError, ConfigError) as e:  # the pipeline's key may be missing: row counts only
+                lines.append(f"   (manifests not readable: {e})")
+                lines += [f"   {dataset:<24} {rows:>8} rows" for dataset, rows in counts.items()]
         if counts:
             first = "placements" if "placements" in counts else next(iter(counts))
             lines.append(f"   read {first} (DuckDB, pandas, polars, spreadsheet; the reading kit for every dataset: "
