@@ -46,6 +46,8 @@ for path in sys.argv[1:]:
                                   "timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None,
                                   "backoff": bool(t.retry_exponential_backoff)} for t in dag.tasks},
             "params": sorted(dag.params.keys()),
+            "param_specs": {k: {"schema": dag.params.get_param(k).schema, "value": dag.params.get_param(k).value}
+                            for k in dag.params.keys()},
         }
 print("JSON" + json.dumps(out))
 """
@@ -103,3 +105,24 @@ def test_monthly_dags_run_in_jakarta_with_params(dag_info):
                 assert dag["timezone"] == "Asia/Jakarta", dag_id
                 assert dag["catchup"] is True, dag_id
                 assert {"month", "datasets", "allow_empty"} <= set(dag["params"]), dag_id
+
+
+def test_monthly_params_are_optional_and_datasets_a_picker(dag_info):
+    """The Trigger form: month and datasets may stay empty (a type admitting null, default None), and
+    datasets is a multi-select of exactly the DAG's datasets (``examples``), validated (``items.enum``)."""
+    from sinergi import registry
+
+    seen = 0
+    for info in dag_info.values():
+        for dag_id, dag in info["dags"].items():
+            if "monthly" not in dag["tags"]:
+                continue
+            seen += 1
+            scope = "national" if "national" in dag["tags"] else "provincial"
+            month, datasets = dag["param_specs"]["month"], dag["param_specs"]["datasets"]
+            for name, spec in (("month", month), ("datasets", datasets)):
+                assert "null" in spec["schema"]["type"] and spec["value"] is None, (dag_id, name, spec)
+            assert datasets["schema"]["examples"] == registry.names(scope), dag_id
+            assert datasets["schema"]["items"]["enum"] == registry.names(scope), dag_id
+            assert dag["param_specs"]["allow_empty"]["value"] is False, dag_id
+    assert seen == 2
