@@ -233,7 +233,8 @@ def _cell(store: ObjectStore, party: str, bucket: str, dataset: str, month: Mont
         what = f"run {latest.run_id}" + (f" failed at {latest.step}" if latest.failed and latest.step else
                                          " failed" if latest.failed else " did not publish")
         cell.problem = what + (f": {latest.reason}" if latest.reason else "")
-        cell.state = "stale" if cell.state == "published" else ("failed" if latest.failed else "stale")
+        # nothing published and the latest run did not fail: it has not published (yet) — not run
+        cell.state = "stale" if cell.state == "published" else ("failed" if latest.failed else "missing")
     elif latest is not None and latest.failed and latest.run_id == cell.run_id and cell.state != "published":
         cell.state, cell.problem = "failed", f"run {latest.run_id} failed at {latest.step}: {latest.reason}"
 
