@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import sys
 import time
 import urllib.error
@@ -79,15 +80,40 @@ def stack(tmp_path_factory) -> Iterator[localairflow.LocalStack]:
     assert st.airflow.pid() is None and not st.store.status().running, "the stack stopped everything it started"
 
 
-def _blank_column(path: Path, header: str) -> None:
-    """Blank one column of a semicolon CSV export (every row): the null-rate gate stops the month."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f, delimiter=";"))
-    i = rows[0].index(header)
-    for row in rows[1:]:
-        row[i] = ""
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f, delimiter=";").writerows(rows)
+def _blank_column(folder: Path, prefix: str, header: str) -> None:
+    """Blank one column of an export (CSV or spreadsheet, as the simulator wrote it this month) in
+    every row: the dataset's null-rate gate stops the month."""
+    path = next(p for p in folder.iterdir() if p.name.startswith(prefix))
+    if path.suffix == ".csv":  # the simulator varies encoding and delimiter like real exports do
+        raw = path.read_bytes()
+        encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            encoding, text = "cp1252", raw.decode("cp1252")
+        dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=";,\t|")
+        rows = list(csv.reader(io.StringIO(text, newline=""), dialect))
+        i = [c.strip().upper() for c in rows[0]].index(header)
+        for row in rows[1:]:
+            row[i] = ""
+        out = io.StringIO(newline="")
+        csv.writer(out, dialect).writerows(rows)
+        path.write_bytes(out.getvalue().encode(encoding))
+        return
+    import openpyxl
+
+    book = openpyxl.load_workbook(path)
+    sheet = book.active
+    for row in sheet.iter_rows():
+        names = [str(c.value or "").strip().upper() for c in row]
+        if header in names:
+            column, first = names.index(header) + 1, row[0].row + 1
+            break
+    else:
+        raise AssertionError(f"{path}: no column {header}")
+    for r in range(first, sheet.max_row + 1):
+        sheet.cell(row=r, column=column).value = None
+    book.save(path)
 
 
 def run_earlier_months(st: localairflow.LocalStack) -> dict:
@@ -102,7 +128,7 @@ def run_earlier_months(st: localairflow.LocalStack) -> dict:
     ctx = RunContext(store=S3ObjectStore(st.store.credentials("pipeline")), home=st.home, settings=Settings(environ=env))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     runs = {}
-    _blank_column(next((st.sources / "siskop2mi" / FAILED).glob("PENEMPATAN_PMI_*.csv")), "JABATAN")
+    _blank_column(st.sources / "siskop2mi" / FAILED, "PENEMPATAN_PMI_", "JABATAN")
     for month in QUARTER[:2]:
         for dataset in ("p3mi", "placements"):
             run_id = runs[(dataset, month)] = f"manual__{month}-{dataset}-{stamp}"
