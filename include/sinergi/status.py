@@ -300,7 +300,8 @@ def build_matrix(store: ObjectStore, policy, months: Iterable[Month | str] | Non
     if months is None:
         seen = discover_months(store, [p.bucket for p in parties.values()])
         if seen:
-            chosen = seen[-1].add(-(last - 1)).until(seen[-1])
+            # the newest months, gaps included, but none before the first month anything was tried
+            chosen = max(seen[0], seen[-1].add(-(last - 1))).until(seen[-1])
         else:
             chosen = []
     else:
@@ -374,9 +375,10 @@ def render_html(model: Mapping, *, file_url: Callable[[str, str], str], run_url:
         out.append(f"<h2 id='month-{_e(m['month'])}'>{_e(m['month'])} <span class='muted'>(sync due {_e(m['due'])})</span></h2>")
         out.append("<table class='matrix' data-month='" + _e(m["month"]) + "'><thead><tr><th>Dataset</th>"
                    + "".join(f"<th>{_e(p)}</th>" for p in parties) + "</tr></thead><tbody>")
-        rows: dict[str, dict[str, dict]] = {}
+        rows: dict[str, dict[str, dict]] = {ds: {} for ds in registry.names()}
         for c in m["cells"]:
             rows.setdefault(c["dataset"], {})[c["party"]] = c
+        rows = {ds: by_party for ds, by_party in rows.items() if by_party}
         for dataset, by_party in rows.items():
             out.append(f"<tr><th>{_e(dataset)}</th>")
             for p in parties:
@@ -392,7 +394,8 @@ def _render_cell(c: Mapping, file_url, run_url) -> str:
     state = c["state"]
     attrs = (f"class='cell s-{state}' data-party='{_e(c['party'])}' data-dataset='{_e(c['dataset'])}' "
              f"data-month='{_e(c['month'])}' data-state='{state}' data-late='{str(c['late']).lower()}'")
-    parts = [f"<span class='badge b-{state}' title='{_e(STATES[state])}'>{state}</span>"]
+    label = "not run" if state == "missing" else state
+    parts = [f"<span class='badge b-{state}' title='{_e(STATES[state])}'>{label}</span>"]
     if c["late"]:
         parts.append(f"<span class='badge b-late' title='due {_e(c['due'])}'>late</span>")
     if c["source_late"]:
