@@ -201,7 +201,8 @@ def _fill_from_manifest(cell: Cell, doc: Mapping) -> None:
 
 
 def _cell(store: ObjectStore, party: str, bucket: str, dataset: str, month: Month, attempts: Mapping,
-          validations: Mapping[str, dict], now: dt.datetime) -> Cell:
+          validations: Mapping[str, dict], now: dt.datetime, memo: dict) -> Cell:
+    """One cell; ``memo`` keeps what the parties of a dataset-month share (arrival, feedback)."""
     from sinergi.indicators.quality import arrival, feedback_key
 
     ds = registry.get(dataset)
@@ -240,10 +241,12 @@ def _cell(store: ObjectStore, party: str, bucket: str, dataset: str, month: Mont
 
     # late: committed after the agreed day (or not committed and the day has passed)
     cell.late = committed > due if committed else now > due
-    try:
-        arrived = arrival(store, dataset, month, sources)
-    except StoreError:
-        arrived = None
+    if (dataset, "arrival") not in memo or sources:
+        try:
+            memo[(dataset, "arrival")] = arrival(store, dataset, month, sources)
+        except StoreError:
+            memo[(dataset, "arrival")] = None
+    arrived = memo[(dataset, "arrival")]
     if arrived is not None:
         cell.source_arrived = arrived.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M WIB")
         try:
@@ -258,7 +261,11 @@ def _cell(store: ObjectStore, party: str, bucket: str, dataset: str, month: Mont
         validation = next((r for r in validations.get(f"{dataset}#all", []) if r.get("run") == run_segment(cell.run_id)),
                           validation)
     cell.data_docs = _docs_key(validation)
-    cell.feedback = [(QUARANTINE_BUCKET, k) for k in _keys(store, QUARANTINE_BUCKET, feedback_prefix(ds.source.system, month))]
+    system = ds.source.system
+    if (system, "feedback") not in memo:
+        memo[(system, "feedback")] = [(QUARANTINE_BUCKET, k) for k in _keys(store, QUARANTINE_BUCKET,
+                                                                             feedback_prefix(system, month))]
+    cell.feedback = list(memo[(system, "feedback")])
     if cell.feedback:  # the workbook first
         wanted = feedback_key(ds.source.system, month)
         cell.feedback.sort(key=lambda bk: (bk[1] != wanted, bk[1]))
@@ -317,10 +324,10 @@ def build_matrix(store: ObjectStore, policy, months: Iterable[Month | str] | Non
         validations: dict = dict(latest(records))
         for r in records:
             validations.setdefault(f"{r['dataset']}#all", []).append(r)
-        cells = []
+        cells, memo = [], {}
         for party, p in parties.items():
             for dataset in sorted(p.datasets, key=lambda d: order.index(d) if d in order else len(order)):
-                cells.append(_cell(store, party, p.bucket, dataset, month, attempts, validations, now))
+                cells.append(_cell(store, party, p.bucket, dataset, month, attempts, validations, now, memo))
         out_months.append({
             "month": str(month), "due": deadlines.sync_due(month).strftime("%Y-%m-%d %H:%M WIB"),
             "cells": [_cell_dict(c) for c in cells],
@@ -422,8 +429,8 @@ def _render_cell(c: Mapping, file_url, run_url) -> str:
                      "latest run</a>")
     if c["data_docs"]:
         links.append(f"<a target='_blank' class='l-docs' href='{_e(file_url(*c['data_docs']))}'>Data Docs</a>")
-    for i, fb in enumerate(c["feedback"][:1]):
-        links.append(f"<a target='_blank' class='l-feedback' href='{_e(file_url(*fb))}'>feedback{'' if not i else i}</a>")
+    if c["feedback"]:  # the workbook (sorted first)
+        links.append(f"<a target='_blank' class='l-feedback' href='{_e(file_url(*c['feedback'][0]))}'>feedback</a>")
     if c["report"]:
         links.append(f"<a target='_blank' class='l-report' href='{_e(file_url(*c['report']))}'>report</a>")
     if c["manifest"]:

@@ -127,6 +127,7 @@ def test_the_page_renders_states_and_links_served_by_the_plugin(quarter):
     assert "/dags/sinergi_national_monthly/runs/scheduled__jul" in page
     assert f"/sinergi/files/{QUARANTINE_BUCKET}/data-docs/placements/2025-07/scheduled__jul/" in page
     assert "/sinergi/files/sinergi-ledger/publications/" in page
+    assert f"/sinergi/files/{QUARANTINE_BUCKET}/_feedback/siskop2mi/{SEP}/feedback-siskop2mi-{SEP}.xlsx" in page
 
 
 def test_only_bookkeeping_objects_are_servable():
