@@ -358,6 +358,23 @@ code{font-size:.85em;word-break:break-all}
 """
 
 
+#: Embedded in the Airflow UI, the page is a sandboxed iframe (no popups, no top navigation): a run
+#: link moves the UI itself to the run through its router (same origin); the other links open in
+#: the frame. Opened on its own, every link is an ordinary link.
+_NAVIGATE = """
+document.addEventListener('click', function (e) {
+  var a = e.target.closest && e.target.closest('a.l-run, a.l-attempt');
+  if (!a || window.top === window) return;
+  try {
+    var h = window.top.history, idx = ((h.state && h.state.idx) || 0) + 1;
+    h.pushState({usr: null, key: Math.random().toString(36).slice(2, 10), idx: idx}, '', a.getAttribute('href'));
+    window.top.dispatchEvent(new PopStateEvent('popstate', {state: h.state}));
+    e.preventDefault();
+  } catch (err) { /* not the same origin: follow the link in the frame */ }
+});
+"""
+
+
 def _e(v: object) -> str:
     return html.escape("" if v is None else str(v))
 
@@ -393,7 +410,7 @@ def render_html(model: Mapping, *, file_url: Callable[[str, str], str], run_url:
                 out.append("<td class='muted'>not shared</td>" if c is None else _render_cell(c, file_url, run_url))
             out.append("</tr>")
         out.append("</tbody></table>")
-    out.append("</body></html>")
+    out.append(f"<script>{_NAVIGATE}</script></body></html>")
     return "".join(out)
 
 
@@ -422,19 +439,19 @@ def _render_cell(c: Mapping, file_url, run_url) -> str:
                      f"run <code>{_e(c['run_id'])}</code></div>")
     links = []
     if c["run_id"]:
-        links.append(f"<a target='_top' class='l-run' href='{_e(run_url(c['scope'], c['dataset'], c['run_id']))}'>run</a>")
+        links.append(f"<a class='l-run' href='{_e(run_url(c['scope'], c['dataset'], c['run_id']))}'>run</a>")
     attempt = c.get("latest_attempt")
     if attempt and attempt["run_id"] != c["run_id"]:
-        links.append(f"<a target='_top' class='l-attempt' href='{_e(run_url(c['scope'], c['dataset'], attempt['run_id']))}'>"
+        links.append(f"<a class='l-attempt' href='{_e(run_url(c['scope'], c['dataset'], attempt['run_id']))}'>"
                      "latest run</a>")
     if c["data_docs"]:
-        links.append(f"<a target='_blank' class='l-docs' href='{_e(file_url(*c['data_docs']))}'>Data Docs</a>")
+        links.append(f"<a class='l-docs' href='{_e(file_url(*c['data_docs']))}'>Data Docs</a>")
     if c["feedback"]:  # the workbook (sorted first)
-        links.append(f"<a target='_blank' class='l-feedback' href='{_e(file_url(*c['feedback'][0]))}'>feedback</a>")
+        links.append(f"<a class='l-feedback' href='{_e(file_url(*c['feedback'][0]))}'>feedback</a>")
     if c["report"]:
-        links.append(f"<a target='_blank' class='l-report' href='{_e(file_url(*c['report']))}'>report</a>")
+        links.append(f"<a class='l-report' href='{_e(file_url(*c['report']))}'>report</a>")
     if c["manifest"]:
-        links.append(f"<a target='_blank' class='l-manifest' href='{_e(file_url(*c['manifest']))}'>manifest</a>")
+        links.append(f"<a class='l-manifest' href='{_e(file_url(*c['manifest']))}'>manifest</a>")
     if links:
         parts.append("<div class='links'>" + "".join(links) + "</div>")
     return f"<td {attrs}>" + "".join(parts) + "</td>"

@@ -327,18 +327,20 @@ def test_the_sinergi_page_shows_the_quarter(stack, page):
     assert mine.locator("a.l-run").get_attribute("href") == f"/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
     assert mine.locator("a.l-manifest").count() == 1 and mine.locator("a.l-docs").count() == 1
 
-    # follow the failed month's Data Docs link: the validation page, served by the plugin
+    # follow the failed month's Data Docs link: the validation page, served by the plugin, in the frame
     link = failed.locator("a.l-docs")
     href = link.get_attribute("href")
     assert href.startswith(f"/sinergi/files/sinergi-quarantine/data-docs/placements/{FAILED}/"), href
-    with page.expect_popup() as popup:
-        link.click()
-    docs = popup.value
-    docs.wait_for_load_state()
-    assert docs.url.startswith(stack.airflow.url + "/sinergi/files/sinergi-quarantine/data-docs/placements/")
-    body = docs.locator("body").inner_text()
-    assert "job_title" in body, body[:500]
-    docs.close()
+    link.click()
+    frame.get_by_text("job_title").first.wait_for()
+    docs = next(f for f in page.frames if f != page.main_frame)
+    assert docs.url == stack.airflow.url + href, docs.url
+    # back on the page, a run link moves the Airflow UI itself to the run in the grid
+    page.goto(f"{stack.airflow.url}/plugin/sinergi")
+    cell(MONTH, "lampung", "placements").locator("a.l-run").click()
+    page.wait_for_url(f"**/dags/{DAG_ID}/runs/**")
+    assert quote(run_id, safe="") in page.url or run_id in page.url, page.url
+    page.get_by_text("success", exact=False).first.wait_for()
 
 
 def test_the_sinergi_page_needs_a_login_and_serves_no_data(stack, page):
