@@ -332,9 +332,10 @@ def test_the_sinergi_page_shows_the_quarter(stack, page):
     href = link.get_attribute("href")
     assert href.startswith(f"/sinergi/files/sinergi-quarantine/data-docs/placements/{FAILED}/"), href
     link.click()
-    frame.get_by_text("job_title").first.wait_for()
+    frame.get_by_text("Expectation Validation Result").first.wait_for()
     docs = next(f for f in page.frames if f != page.main_frame)
     assert docs.url == stack.airflow.url + href, docs.url
+    assert "job_title" in docs.locator("body").inner_text()
     # back on the page, a run link moves the Airflow UI itself to the run in the grid
     page.goto(f"{stack.airflow.url}/plugin/sinergi")
     cell(MONTH, "lampung", "placements").locator("a.l-run").click()
