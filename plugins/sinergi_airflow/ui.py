@@ -177,7 +177,7 @@ class JakartaTimeMiddleware:
         async def capture(message):
             if message["type"] == "http.response.start":
                 headers = dict(message.get("headers") or [])
-                if not headers.get(b"content-type", b"").startswith(b"text/html"):
+                if not headers.get(b"content-type", b"").startswith(b"text/html") or b"content-encoding" in headers:
                     start["pass"] = True
                     await send(message)
                     return
