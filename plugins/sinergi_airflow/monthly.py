@@ -40,15 +40,18 @@ def monthly_sync_dag(*, dag_id: str, scope: str, doc_md: str, tags: list[str]):
         # one alert mail per failed run (the task callback above only logs and records each task)
         on_failure_callback=MonthFailedNotifier(),
         params={
+            # Both optional (a type that admits null): the Trigger form leaves them empty and the run
+            # works on its data interval's month and every dataset.
             "month": Param(
-                "", type="string", title="Month (YYYY-MM)",
+                None, type=["null", "string"], title="Month (YYYY-MM)",
                 description="Re-run this month instead of the run's data interval (empty = the data interval's month).",
                 pattern=PARAM_PATTERN,
             ),
+            # `examples` makes the form a picker of exactly these datasets; `items.enum` rejects others
             "datasets": Param(
-                [], type="array", title="Datasets",
-                description="Only these datasets (empty = all): " + ", ".join(datasets),
-                items={"type": "string", "enum": datasets},
+                None, type=["null", "array"], title="Datasets",
+                description="Only these datasets (empty = all of them).",
+                items={"type": "string", "enum": datasets}, examples=datasets, uniqueItems=True,
             ),
             "allow_empty": Param(
                 False, type="boolean", title="Allow an empty month",

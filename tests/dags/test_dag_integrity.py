@@ -48,6 +48,8 @@ for path in sys.argv[1:]:
             "on_failure_callback": type(dag.on_failure_callback).__name__ if dag.on_failure_callback else None,
             "schedule": str(getattr(dag.timetable, "expression", "")),
             "params": sorted(dag.params.keys()),
+            "param_specs": {k: {"schema": dag.params.get_param(k).schema, "value": dag.params.get_param(k).value}
+                            for k in dag.params.keys()},
         }
 print("JSON" + json.dumps(out))
 """
@@ -132,3 +134,24 @@ def test_monthly_dags_alert_once_per_failed_run_and_a_check_runs_at_the_deadline
     checks = {dag_id: dag for info in dag_info.values() for dag_id, dag in info["dags"].items() if dag_id == "sinergi_sync_deadline"}
     assert checks["sinergi_sync_deadline"]["schedule"] == sync_cron()
     assert checks["sinergi_sync_deadline"]["timezone"] == "Asia/Jakarta"
+
+
+def test_monthly_params_are_optional_and_datasets_a_picker(dag_info):
+    """The Trigger form: month and datasets may stay empty (a type admitting null, default None), and
+    datasets is a multi-select of exactly the DAG's datasets (``examples``), validated (``items.enum``)."""
+    from sinergi import registry
+
+    seen = 0
+    for info in dag_info.values():
+        for dag_id, dag in info["dags"].items():
+            if "monthly" not in dag["tags"]:
+                continue
+            seen += 1
+            scope = "national" if "national" in dag["tags"] else "provincial"
+            month, datasets = dag["param_specs"]["month"], dag["param_specs"]["datasets"]
+            for name, spec in (("month", month), ("datasets", datasets)):
+                assert "null" in spec["schema"]["type"] and spec["value"] is None, (dag_id, name, spec)
+            assert datasets["schema"]["examples"] == registry.names(scope), dag_id
+            assert datasets["schema"]["items"]["enum"] == registry.names(scope), dag_id
+            assert dag["param_specs"]["allow_empty"]["value"] is False, dag_id
+    assert seen == 2

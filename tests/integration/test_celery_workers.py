@@ -139,7 +139,8 @@ def celery_month(weed, pg_url, tmp_path_factory):
     procs: dict[str, Supervisor] = {}
     try:
         for name, (cmd, env, cwd) in commands.items():
-            procs[name] = Supervisor(tmp / f"{name}.pid", marker=b"airflow")
+            # a celery worker retitles itself "[celeryd: …]": the marker must survive that
+            procs[name] = Supervisor(tmp / f"{name}.pid", marker=b"celery" if name in WORKERS else b"airflow")
             procs[name].start(cmd, env=env, cwd=cwd, log_file=tmp / f"{name}.log")
         deadline = time.monotonic() + 240
         while not _query(pg_url, "SELECT 1 FROM dag WHERE dag_id = %s", DAG_ID):
@@ -164,6 +165,21 @@ def celery_month(weed, pg_url, tmp_path_factory):
         for p in procs.values():
             p.stop(timeout=30)
         _forget_queue(base["AIRFLOW__OPERATORS__DEFAULT_QUEUE"])
+        left = _processes_naming(base["AIRFLOW__OPERATORS__DEFAULT_QUEUE"])
+        assert not left, f"processes of this test still running after stop: {left}"
+
+
+def _processes_naming(text: str) -> list[int]:
+    """Pids whose command line (as they show it now, retitled or not) contains ``text``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if text.encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
 
 
 def _forget_queue(queue: str) -> None:

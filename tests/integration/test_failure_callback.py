@@ -106,3 +106,13 @@ def test_a_failing_dag_run_reports_and_records_the_failure(weed, tmp_path):
     assert any(k.endswith("/p3mi.extract.json") for k in keys), keys
     record = json.loads(weed.pipeline.get_bytes(QUARANTINE_BUCKET, next(k for k in keys if k.endswith("/p3mi.extract.json"))))
     assert record["month"] == "2025-10" and record["step"] == "extract" and "p3mi" in record["reason"]
+    # the run starts now (not at October 2025's logical date: the UI would show a run lasting a year)
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    db = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
+    with sqlite3.connect(db) as con:
+        (start,) = con.execute("SELECT start_date FROM dag_run WHERE dag_id = 'sinergi_national_monthly' "
+                                  "ORDER BY id DESC LIMIT 1").fetchone()
+    started = datetime.fromisoformat(str(start)).replace(tzinfo=UTC)
+    assert datetime.now(UTC) - started < timedelta(hours=1), f"the run's start date is {start}"

@@ -76,10 +76,10 @@ def dags_test(scope: str, month: str, env: dict[str, str], log_path: Path, datas
               on_line: Callable[[str], None] | None = None) -> None:
     """Run one monthly DAG for ``month`` through Airflow (``airflow dags test``); ``on_line`` sees
     each line of its output as it comes (progress, sinergi.local.progress)."""
-    # logical date = the month's data interval start (1st, 03:00 Asia/Jakarta)
-    logical_date = Month.parse(month).logical_date
-    conf = json.dumps({"month": month, "datasets": datasets or []})
-    _run(airflow_cmd("dags", "test", DAG_IDS[scope], logical_date, "-c", conf), env, log_path,
+    # No logical date: `dags test` would make it the run's *start* date too, and the UI would show a
+    # run of July 2025 as having lasted since then. The run starts now; the month comes from the conf.
+    conf = json.dumps({"month": str(Month.parse(month)), "datasets": datasets or None})
+    _run(airflow_cmd("dags", "test", DAG_IDS[scope], "-c", conf), env, log_path,
          f"airflow dags test {DAG_IDS[scope]} ({month})", on_line=on_line)
 
 

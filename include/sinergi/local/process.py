@@ -49,6 +49,8 @@ class Supervisor:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
+        if self.proc is not None and self.proc.pid == pid and self.proc.poll() is None:
+            return pid  # our own unreaped child: its pid cannot have been reused, whatever its title says
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (FileNotFoundError, ProcessLookupError):
