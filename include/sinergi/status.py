@@ -30,6 +30,7 @@ from sinergi.layout import (
     LEDGER_BUCKET,
     QUARANTINE_BUCKET,
     failures_prefix,
+    feedback_key,
     feedback_prefix,
     owner_record_key,
     pointer_key,
@@ -203,7 +204,7 @@ def _fill_from_manifest(cell: Cell, doc: Mapping) -> None:
 def _cell(store: ObjectStore, party: str, bucket: str, dataset: str, month: Month, attempts: Mapping,
           validations: Mapping[str, dict], now: dt.datetime, memo: dict) -> Cell:
     """One cell; ``memo`` keeps what the parties of a dataset-month share (arrival, feedback)."""
-    from sinergi.indicators.quality import arrival, feedback_key
+    from sinergi.indicators.quality import arrival
 
     ds = registry.get(dataset)
     cell = Cell(party=party, bucket=bucket, dataset=dataset, scope=ds.scope, month=str(month))
@@ -264,7 +265,8 @@ def _cell(store: ObjectStore, party: str, bucket: str, dataset: str, month: Mont
     system = ds.source.system
     if (system, "feedback") not in memo:
         memo[(system, "feedback")] = [(QUARANTINE_BUCKET, k) for k in _keys(store, QUARANTINE_BUCKET,
-                                                                             feedback_prefix(system, month))]
+                                                                             feedback_prefix(system, month))
+                                      if servable(QUARANTINE_BUCKET, k, ())]
     cell.feedback = list(memo[(system, "feedback")])
     if cell.feedback:  # the workbook first
         wanted = feedback_key(ds.source.system, month)
@@ -465,7 +467,9 @@ def servable(bucket: str, key: str, party_buckets: Iterable[str]) -> bool:
     if ".." in key.split("/") or key.startswith("/"):
         return False
     if bucket == QUARANTINE_BUCKET:
-        return key.startswith(("data-docs/", "_feedback/", "_failures/"))
+        if key.startswith("_feedback/"):  # the workbooks only: not the per-dataset problem tables behind them
+            return key.endswith(".xlsx") and "/problems/" not in key
+        return key.startswith(("data-docs/", "_failures/"))
     if bucket == LEDGER_BUCKET:
         return key.startswith("publications/") and "/_manifests/" in key and key.endswith(".json")
     if bucket in set(party_buckets):

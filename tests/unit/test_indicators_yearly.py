@@ -14,7 +14,7 @@ import pytest
 from report_checks import cell_texts, numbers, value_part
 from sinergi.indicators.compute import compute_indicators, missing_indicators
 from sinergi.indicators.definitions import BY_ID
-from sinergi.indicators.quality import feedback_key, feedback_refs, month_quality
+from sinergi.indicators.quality import feedback_refs, month_quality
 from sinergi.indicators.report import View, cell_id
 from sinergi.indicators.run import party_view
 from sinergi.indicators.sample import sample_trusted
@@ -23,6 +23,7 @@ from sinergi.indicators.yearly import achievement, evaluation_year, render_evalu
 from sinergi.layout import (
     LANDING_BUCKET,
     QUARANTINE_BUCKET,
+    feedback_key,
     landing_pointer_key,
     local_yearly_report_path,
     yearly_report_key,
@@ -75,7 +76,7 @@ def test_quality_and_timeliness_come_from_the_manifests_and_the_landing_zone(qua
     assert august["late"] is True and august["days_late"] == pytest.approx(7.6, abs=0.1)
     assert august["arrived"].tzinfo is not None and august["arrived"].hour == 16  # shown in WIB
     refs = feedback_refs(quality["store"], quality["rows"], "2025-08")
-    assert refs[0]["uri"] == "s3://sinergi-quarantine/_feedback/siskop2mi/2025-08/feedback-siskop2mi-2025-08.xlsx"
+    assert refs[0]["uri"] == "s3://sinergi-quarantine/_feedback/siskop2mi/2025-08/feedback_siskop2mi_2025-08.xlsx"
     assert refs[0]["exists"] is True and refs[0]["by_rule"] == {"placements: nik_format": 15, "placements: date_order": 7}
     assert feedback_refs(quality["store"], quality["rows"], "2025-07")[0]["exists"] is False
 

@@ -13,7 +13,7 @@ import pytest
 
 import sinergi.simulate as simulate_mod
 from sinergi import status
-from sinergi.layout import LEDGER_BUCKET, QUARANTINE_BUCKET, failure_key, feedback_prefix
+from sinergi.layout import LEDGER_BUCKET, QUARANTINE_BUCKET, failure_key, feedback_key, feedback_problems_key
 from sinergi.pipeline import RunContext, extract_step, publish_step, recipients, share_step, validate_step
 from sinergi.settings import Settings
 
@@ -55,7 +55,9 @@ def quarter(weed, tmp_path_factory):
     lampung_index = recipients("placements", ctx).index("lampung")
     _fail(weed.pipeline, "placements", AUG, "manual__aug-rerun", "publish", "ConcurrentPublishError: busy", lampung_index)
     _fail(weed.pipeline, "placements", SEP, "scheduled__sep", "extract", "SourceMissing: no export for 2025-09")
-    weed.pipeline.put_bytes(QUARANTINE_BUCKET, f"{feedback_prefix('siskop2mi', SEP)}feedback-siskop2mi-{SEP}.xlsx", b"PK")
+    weed.pipeline.put_bytes(QUARANTINE_BUCKET, feedback_key("siskop2mi", SEP), b"PK")
+    # the per-dataset problem table behind the workbook holds observed values: never listed nor served
+    weed.pipeline.put_bytes(QUARANTINE_BUCKET, feedback_problems_key("siskop2mi", SEP, "placements"), b"PAR1")
     model = status.build_matrix(weed.pipeline, ctx.policy, [JUL, AUG, SEP], now=NOW)
     return {"ctx": ctx, "model": model, "store": weed.pipeline}
 
@@ -95,7 +97,7 @@ def test_a_failed_month_is_marked_failed_with_its_reason_and_feedback(quarter):
         c = cell(quarter["model"], SEP, party, "placements")
         assert c["state"] == "failed" and c["generation"] is None and c["manifest"] is None
         assert "failed at extract" in c["problem"] and "no export" in c["problem"]
-        assert c["feedback"] == [(QUARANTINE_BUCKET, f"_feedback/siskop2mi/{SEP}/feedback-siskop2mi-{SEP}.xlsx")]
+        assert c["feedback"] == [(QUARANTINE_BUCKET, f"_feedback/siskop2mi/{SEP}/feedback_siskop2mi_{SEP}.xlsx")]
         assert c["late"] is True, "nothing committed and the sync day has passed"
     assert cell(quarter["model"], SEP, "lampung", "p3mi")["state"] == "published"
 
@@ -127,7 +129,8 @@ def test_the_page_renders_states_and_links_served_by_the_plugin(quarter):
     assert "/dags/sinergi_national_monthly/runs/scheduled__jul" in page
     assert f"/sinergi/files/{QUARANTINE_BUCKET}/data-docs/placements/2025-07/scheduled__jul/" in page
     assert "/sinergi/files/sinergi-ledger/publications/" in page
-    assert f"/sinergi/files/{QUARANTINE_BUCKET}/_feedback/siskop2mi/{SEP}/feedback-siskop2mi-{SEP}.xlsx" in page
+    assert f"/sinergi/files/{QUARANTINE_BUCKET}/_feedback/siskop2mi/{SEP}/feedback_siskop2mi_{SEP}.xlsx" in page
+    assert "problems/" not in page
 
 
 def test_only_bookkeeping_objects_are_servable():
@@ -140,6 +143,7 @@ def test_only_bookkeeping_objects_are_servable():
                         ("lampung-share", "placements/year=2025/month=07/part-0.parquet"),
                         ("sinergi-landing", "siskop2mi/placements/2025-07/_latest.json"),
                         ("sinergi-trusted", "placements/year=2025/month=07/part-0.parquet"),
+                        (QUARANTINE_BUCKET, "_feedback/siskop2mi/2025-07/problems/placements.parquet"),
                         (LEDGER_BUCKET, "refs/p3mi/2025-07.json"),
                         (QUARANTINE_BUCKET, "data-docs/../placements/2025-07/r/quarantine.parquet"),
                         ("other-share", "_reports/x.html")):

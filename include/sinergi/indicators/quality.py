@@ -8,7 +8,7 @@ source, as last changed, was received). The agreed delivery day of each source s
 ``config/deadlines.yaml`` (``sinergi.deadlines.source_due``).
 
 The producer feedback workbook of a source system and month (``s3://sinergi-quarantine/_feedback/
-<system>/<YYYY-MM>/feedback-<system>-<YYYY-MM>.xlsx``) is in the owner-only quarantine zone: the
+<system>/<YYYY-MM>/feedback_<system>_<YYYY-MM>.xlsx``) is in the owner-only quarantine zone: the
 reports name it as an operator reference (with the per-rule counts), never as a link a party could
 follow.
 """
@@ -21,15 +21,9 @@ from collections.abc import Iterable
 
 from sinergi import deadlines, registry
 from sinergi.errors import ConfigError
-from sinergi.layout import LANDING_BUCKET, QUARANTINE_BUCKET, feedback_prefix, landing_pointer_key
+from sinergi.layout import LANDING_BUCKET, QUARANTINE_BUCKET, feedback_key, landing_pointer_key
 from sinergi.months import JAKARTA, Month
 from sinergi.objectstore import ObjectNotFound, ObjectStore, StoreError
-
-
-def feedback_key(system: str, month: Month | str) -> str:
-    """Key (quarantine zone) of the producer feedback workbook of ``system`` for ``month``."""
-    m = Month.of(month)
-    return f"{feedback_prefix(system, m)}feedback-{system}-{m}.xlsx"
 
 
 def _json(store: ObjectStore, bucket: str, key: str) -> dict | None:
