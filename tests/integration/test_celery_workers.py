@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import start_store
 from sinergi.local import localairflow
 from sinergi.local.process import Supervisor, free_port
 
@@ -112,9 +113,21 @@ def _own_dirs(env: dict[str, str], where: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def celery_month(weed, pg_url, tmp_path_factory):
+def store(tmp_path_factory):
+    """A store of this test's own: its runs use their own master secret, which a store other tests
+    published to with another secret would rightly refuse (a changed secret stops the run)."""
+    running = start_store(tmp_path_factory.mktemp("celery-store"))
+    try:
+        yield running
+    finally:
+        running.embedded.down()
+
+
+@pytest.fixture(scope="module")
+def celery_month(store, pg_url, tmp_path_factory):
     from sinergi.simulate import simulate
 
+    weed = store
     tmp = tmp_path_factory.mktemp("celery")
     sources = tmp / "sources"
     simulate(sources, month=MONTH, months=1, scale="demo", seed=23)
