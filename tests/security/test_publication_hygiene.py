@@ -83,7 +83,7 @@ def test_a_party_sees_no_hosts_processes_or_paths_of_the_owner(world, tmp_path):
     manifest = json.loads(reader.get_bytes(bucket, result["manifest_key"]))
     assert {"counts", "outputs", "schema", "share_report", "key_version"} <= set(manifest)
     assert manifest["sources"] and all(set(s) <= {"file", "table", "rows", "rows_pulled", "source_rows", "malformed",
-                                                   "bytes"} for s in manifest["sources"])
+                                                   "valid", "quarantined", "bytes"} for s in manifest["sources"])
     # ... and the owner keeps the full story
     owner = json.loads(running.pipeline.get_bytes(LEDGER_BUCKET, owner_record_key(bucket, result["manifest_key"])))
     assert owner["claim"]["host"] == socket.gethostname() and owner["claim"]["pid"] == os.getpid()
