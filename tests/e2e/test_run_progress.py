@@ -10,6 +10,7 @@ import shutil
 
 import pytest
 
+from conftest import start_store
 from sinergi import registry
 from sinergi.local import localairflow
 from sinergi.local.progress import Progress
@@ -17,6 +18,18 @@ from sinergi.local.report import publication_rows, summary_text
 from sinergi.policy import load_policy
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def weed(tmp_path_factory):
+    """This module's own store (overrides the session's): its months' references, volumes and key history
+    must be its own, not those other tests left in the session store."""
+    running = start_store(tmp_path_factory.mktemp("progress-store"))
+    try:
+        yield running
+    finally:
+        running.embedded.down()
+
 
 MONTH = "2025-08"
 
@@ -28,6 +41,7 @@ def runs(weed, tmp_path_factory):
     sources = tmp_path_factory.mktemp("sources")
     simulate(sources, month=MONTH, months=1, scale="demo", seed=11)
     env = localairflow.airflow_env(weed.home)
+    env["SINERGI_HOME"] = str(weed.home)  # this module's store, not the session's (airflow_env keeps a set one)
     env["SINERGI_EXPORTS_DIR"] = str(sources)
     env["SINERGI_DISNAKER_DB_URL"] = f"sqlite:///{sources / 'disnaker.sqlite'}"
     log = weed.home / "logs" / "progress.log"

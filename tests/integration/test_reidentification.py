@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import start_store
 from sinergi import registry
 from sinergi.layout import DPIA_MD_KEY, ROPA_MD_KEY, data_key
 from sinergi.policy import release_plan, share
@@ -40,6 +41,18 @@ from sinergi.settings import credentials_dir
 from sinergi.tokens import tokenise
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def weed(tmp_path_factory):
+    """This module's own store (overrides the session's): its months' references, volumes and key history
+    must be its own, not those other tests left in the session store."""
+    running = start_store(tmp_path_factory.mktemp("reid-store"))
+    try:
+        yield running
+    finally:
+        running.embedded.down()
+
 
 MONTH = "2025-10"  # a month no other test of the session publishes
 PARTIES = ("kp2mi", "lampung")

@@ -75,6 +75,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -250,6 +251,12 @@ def claim_is_stale(claim: dict, *, now: float | None = None) -> bool:
     return now > float(claim.get("expires_at_epoch", 0))
 
 
+def _whole_second(epoch: float) -> float:
+    """A lease ends on a whole second, so the time the records and messages announce (``_iso``, to the
+    second) is exactly when the claim can be taken over — never a fraction of a second before it."""
+    return float(math.ceil(epoch))
+
+
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -288,7 +295,7 @@ class _Heartbeat:
                 held, etag = cas.read_json(self.store, OWNER_BUCKET, self.key)
                 if not held or held.get("token") != self.token or held.get("released"):
                     return  # taken over or released: nothing to keep alive
-                until = time.time() + self.lease
+                until = _whole_second(time.time() + self.lease)
                 cas.put_json(self.store, OWNER_BUCKET, self.key,
                              {**held, "expires_at_epoch": until, "expires_at": _iso(until), "renewed_at": _now()},
                              etag=etag, create=False)
@@ -363,7 +370,7 @@ def publish(
 
     # 3. claim generation gen (owner-only: the claim names this host and process)
     ckey = owner_record_key(bucket, claim_key(dataset, month, gen))
-    lease_until = time.time() + claim_lease
+    lease_until = _whole_second(time.time() + claim_lease)
     claim = {
         "run_id": run_id,
         "dataset": dataset,
