@@ -94,5 +94,8 @@ the +07:00 offset: a bare `2025-07-01` means midnight UTC and silently skips Jul
 
 **When a task fails** its log ends with a line `SINERGI FAILURE dataset=… month=… step=… reason=…`,
 and the same summary is kept as JSON in `s3://sinergi-quarantine/_failures/<YYYY-MM>/<run>/<task>.json`.
-The other datasets still run; the final task `any_dataset_failed` then fails the month's run.
+The other datasets still run; the final task `any_dataset_failed` then fails the month's run, and
+one alert mail per failed run lists every failed dataset, step and reason (SMTP Connection
+`sinergi_smtp`). The *Sinergi* page in the navigation shows what each party received, month by month;
+`sinergi_sync_deadline` mails when a month is still missing at the agreed day (`deadlines.yaml`).
 """
