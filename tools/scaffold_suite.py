@@ -136,7 +136,7 @@ def scaffold(dataset: str) -> dict:
             ex.append(_e(
                 "expect_column_values_to_not_match_regex", {"column": c.name, "regex": NUMBER_RENDERING},
                 "nik_precision_lost" if c.normalise == "nik" else f"precision_lost:{c.name}", "quarantine",
-                f"{c.name} reached us through a number cell (a float rendering such as 1801124507951230.0, or "
+                f"{c.name} reached us through a number cell (a float rendering of the digits such as ...951230.0, or "
                 "scientific notation such as 1.80112450795123E+15) and may have lost digits: Excel keeps 15 "
                 "significant digits, so the 16th digit of a number typed into it becomes 0, and a double holds "
                 "integers exactly only below 2**53. Extraction replaces a number whose every digit survived by "
