@@ -138,3 +138,15 @@ class Month:
 def parse(text: str) -> Month:
     """Shorthand for :meth:`Month.parse`."""
     return Month.parse(text)
+
+
+def parse_instant(text: str | None) -> dt.datetime | None:
+    """A timestamp as the records write it (ISO 8601, ``Z`` or an offset; naive = UTC), or None when
+    absent or unreadable — records from older runs may lack one."""
+    if not text:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)

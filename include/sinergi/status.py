@@ -36,7 +36,7 @@ from sinergi.layout import (
     pointer_key,
     report_key,
 )
-from sinergi.months import JAKARTA, Month
+from sinergi.months import JAKARTA, Month, parse_instant
 from sinergi.objectstore import ObjectNotFound, ObjectStore, StoreError
 
 #: Quarantine rules shown per cell (the rest are summed in the manifest link).
@@ -111,18 +111,8 @@ def _keys(store: ObjectStore, bucket: str, prefix: str) -> list[str]:
         return []
 
 
-def _time(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-
-
 def _wib(text: str | None) -> str:
-    t = _time(text)
+    t = parse_instant(text)
     return t.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M WIB") if t else ""
 
 
@@ -148,7 +138,7 @@ def _attempts(validations: Iterable[Mapping], failures: Iterable[Mapping], recip
     out: dict[tuple[str, str | None], Attempt] = {}
 
     def keep(key, attempt: Attempt) -> None:
-        if key not in out or (_time(attempt.at) or _EPOCH) >= (_time(out[key].at) or _EPOCH):
+        if key not in out or (parse_instant(attempt.at) or _EPOCH) >= (parse_instant(out[key].at) or _EPOCH):
             out[key] = attempt
 
     for r in validations:
@@ -228,10 +218,10 @@ def _cell(store: ObjectStore, party: str, bucket: str, dataset: str, month: Mont
 
     # the latest attempt: this party's own (share/publish) or the dataset's (extract/validate)
     mine = [a for a in (attempts.get((dataset, party)), attempts.get((dataset, None))) if a]
-    latest = max(mine, key=lambda a: _time(a.at) or _EPOCH) if mine else None
+    latest = max(mine, key=lambda a: parse_instant(a.at) or _EPOCH) if mine else None
     cell.latest_attempt = latest
-    committed = _time(cell.committed_at)
-    if latest is not None and latest.run_id != cell.run_id and (committed is None or (_time(latest.at) or _EPOCH) > committed):
+    committed = parse_instant(cell.committed_at)
+    if latest is not None and latest.run_id != cell.run_id and (committed is None or (parse_instant(latest.at) or _EPOCH) > committed):
         what = f"run {latest.run_id}" + (f" failed at {latest.step}" if latest.failed and latest.step else
                                          " failed" if latest.failed else " did not publish")
         cell.problem = what + (f": {latest.reason}" if latest.reason else "")

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from sinergi import deadlines, registry
 from sinergi.errors import ConfigError
 from sinergi.layout import LANDING_BUCKET, QUARANTINE_BUCKET, feedback_key, landing_pointer_key
-from sinergi.months import JAKARTA, Month
+from sinergi.months import JAKARTA, Month, parse_instant
 from sinergi.objectstore import ObjectNotFound, ObjectStore, StoreError
 
 
@@ -31,16 +31,6 @@ def _json(store: ObjectStore, bucket: str, key: str) -> dict | None:
         return json.loads(store.get_bytes(bucket, key))
     except (ObjectNotFound, ValueError):
         return None
-
-
-def _parse_time(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 def manifest(store: ObjectStore, bucket: str, dataset: str, month: Month | str) -> dict | None:
@@ -54,7 +44,7 @@ def manifest(store: ObjectStore, bucket: str, dataset: str, month: Month | str) 
 def arrival(store: ObjectStore, dataset: str, month: Month | str, sources: list[dict]) -> dt.datetime | None:
     """When the month's source of ``dataset`` was received: a ``landed_at`` the source record carries,
     else the landing zone's pointer of the month (the last time a changed source was landed)."""
-    times = [_parse_time(s.get("landed_at") or s.get("arrived_at")) for s in sources or []]
+    times = [parse_instant(s.get("landed_at") or s.get("arrived_at")) for s in sources or []]
     times = [t for t in times if t]
     if times:
         return max(times)
@@ -63,7 +53,7 @@ def arrival(store: ObjectStore, dataset: str, month: Month | str, sources: list[
         pointer = _json(store, LANDING_BUCKET, landing_pointer_key(system, dataset, month))
     except StoreError:
         return None
-    return _parse_time((pointer or {}).get("landed_at"))
+    return parse_instant((pointer or {}).get("landed_at"))
 
 
 def month_quality(store: ObjectStore, bucket: str, datasets: Iterable[str], months: Iterable[str]) -> list[dict]:
