@@ -60,6 +60,17 @@ def start_store(home: Path, parties: dict[str, str] | None = None) -> RunningSto
     return RunningStore(embedded)
 
 
+@pytest.fixture(scope="module")
+def own_store(request, tmp_path_factory) -> Iterator[RunningStore]:
+    """A store for one test module alone: for tests whose outcome another test's references, volumes,
+    key history or records would change (a module takes it as its ``weed`` with a one-line override)."""
+    running = start_store(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1] + "-store"))
+    try:
+        yield running
+    finally:
+        running.embedded.down()
+
+
 @pytest.fixture(scope="session")
 def weed(isolated_home) -> Iterator[RunningStore]:
     """A real `weed mini` S3 server for the whole session (its own ports, data and credentials)."""

@@ -10,12 +10,69 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from sinergi.months import Month
 from sinergi.objectstore import ObjectInfo, ObjectNotFound, PreconditionFailed
+
+#: The machine's PostgreSQL (trust auth), as the tests that create their own database reach it.
+PG = dict(host="127.0.0.1", port=5432, user="postgres", dbname="test")
+
+
+@contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the machine's server (SQLAlchemy URL), dropped afterwards."""
+    import secrets
+
+    import psycopg2
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = psycopg2.connect(**PG)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def pg_query(url: str, sql: str, *args) -> list[tuple]:
+    """Rows of one query on the database of a ``fresh_pg_database`` URL."""
+    import psycopg2
+
+    conn = psycopg2.connect(**{**PG, "dbname": url.rsplit("/", 1)[1]})
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+#: Chromium from Debian (`make chromium`; Playwright's own download does not work here), offline-quiet.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+                 "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+
+@contextmanager
+def chromium() -> Iterator:
+    """A headless Chromium (Playwright ``Browser``), closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make chromium` installs it (apt-get install chromium)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def db_reachable(url: str) -> bool:

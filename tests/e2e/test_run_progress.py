@@ -10,7 +10,6 @@ import shutil
 
 import pytest
 
-from conftest import start_store
 from sinergi import registry
 from sinergi.local import localairflow
 from sinergi.local.progress import Progress
@@ -21,14 +20,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def weed(tmp_path_factory):
+def weed(own_store):
     """This module's own store (overrides the session's): its months' references, volumes and key history
     must be its own, not those other tests left in the session store."""
-    running = start_store(tmp_path_factory.mktemp("progress-store"))
-    try:
-        yield running
-    finally:
-        running.embedded.down()
+    return own_store
 
 
 MONTH = "2025-08"

@@ -19,14 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import start_store
 from sinergi.local import localairflow
 from sinergi.local.process import Supervisor, free_port
+from support import fresh_pg_database, pg_query
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[2]
-PG = dict(host="127.0.0.1", port=5432, user="postgres", dbname="test")
 REDIS = "redis://127.0.0.1:6379/0"
 MONTH = "2025-09"
 DAG_ID = "sinergi_national_monthly"
@@ -38,31 +37,8 @@ WORKERS = ("w1", "w2")
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    import psycopg2
-
-    name = f"sinergi_celery_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(**PG)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-def _query(url: str, sql: str, *args) -> list[tuple]:
-    import psycopg2
-
-    conn = psycopg2.connect(dbname=url.rsplit("/", 1)[1], host="127.0.0.1", port=5432, user="postgres")
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall()
-    finally:
-        conn.close()
+    with fresh_pg_database("sinergi_celery") as url:
+        yield url
 
 
 def _base_env(tmp: Path, pg_url: str, weed, sources: Path, api_port: int, queue: str) -> dict[str, str]:
@@ -113,14 +89,10 @@ def _own_dirs(env: dict[str, str], where: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
+def store(own_store):
     """A store of this test's own: its runs use their own master secret, which a store other tests
     published to with another secret would rightly refuse (a changed secret stops the run)."""
-    running = start_store(tmp_path_factory.mktemp("celery-store"))
-    try:
-        yield running
-    finally:
-        running.embedded.down()
+    return own_store
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +128,7 @@ def celery_month(store, pg_url, tmp_path_factory):
             procs[name] = Supervisor(tmp / f"{name}.pid", marker=b"celery" if name in WORKERS else b"airflow")
             procs[name].start(cmd, env=env, cwd=cwd, log_file=tmp / f"{name}.log")
         deadline = time.monotonic() + 240
-        while not _query(pg_url, "SELECT 1 FROM dag WHERE dag_id = %s", DAG_ID):
+        while not pg_query(pg_url, "SELECT 1 FROM dag WHERE dag_id = %s", DAG_ID):
             _alive(procs, tmp)
             assert time.monotonic() < deadline, "the dag-processor did not register the DAG"
             time.sleep(2)
@@ -169,9 +141,9 @@ def celery_month(store, pg_url, tmp_path_factory):
             _alive(procs, tmp)
             assert time.monotonic() < deadline, f"the run did not finish (state {state})"
             time.sleep(3)
-            rows = _query(pg_url, "SELECT state FROM dag_run WHERE dag_id = %s AND run_id = 'celery_two_workers'", DAG_ID)
+            rows = pg_query(pg_url, "SELECT state FROM dag_run WHERE dag_id = %s AND run_id = 'celery_two_workers'", DAG_ID)
             state = rows[0][0] if rows else None
-        tis = _query(pg_url, "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = %s "
+        tis = pg_query(pg_url, "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = %s "
                              "AND run_id = 'celery_two_workers'", DAG_ID)
         yield {"state": state, "tis": tis, "tmp": tmp, "home": weed.home}
     finally:

@@ -8,7 +8,6 @@ indicators, recompute the indicators with DuckDB from the trusted zone, and run 
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -19,12 +18,10 @@ from sinergi.indicators.sample import sample_trusted
 from sinergi.layout import TRUSTED_BUCKET, trusted_key
 from sinergi.objectstore import AccessDenied
 from sinergi.policy import load_policy
+from support import chromium
 
 MONTHS = ["2025-07", "2025-08"]
 MONTH = "2025-08"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-        "--no-first-run", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -137,40 +134,26 @@ def test_yearly_evaluation_goes_to_the_bucket_and_disk(own_store, policy, publis
         assert text.count("<tr data-row=") >= 26 and 'id="targets"' in text
 
 
-@pytest.fixture(scope="module")
-def chromium_path():
-    path = shutil.which("chromium") or CHROMIUM
-    if not Path(path).exists():
-        pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium chromium-driver")
-    return path
-
-
-def test_report_renders_in_headless_chromium(published, chromium_path):
-    from playwright.sync_api import sync_playwright
-
+def test_report_renders_in_headless_chromium(published):
     report = Path(published["results"]["lampung"]["report_path"])
     requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=ARGS)
-        try:
-            page = browser.new_page()
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(report.as_uri())
-            assert "Laporan Bulanan Indikator" in page.title()
-            assert page.locator("svg.chart").count() >= 5
-            titles = page.locator("svg.chart > title").all_text_contents()
-            assert any("negara tujuan" in t for t in titles)
-            assert any("kab/kota" in t for t in titles)
-            assert any("per 10.000 penduduk" in t for t in titles)
-            assert page.locator("svg.chart rect.bar").count() > 10
-            assert page.locator("svg.trend").count() >= 3
-            assert page.locator("svg#trend-placements circle").count() == 2  # one point per month
-            assert page.locator("svg#map-placements g[data-code]").count() == 15
-            box = page.locator("svg#kabkota-placements").bounding_box()
-            assert box and box["width"] > 300 and box["height"] > 100  # laid out, not collapsed
-            assert page.locator("#headline tbody tr").count() >= 10
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(report.as_uri())
+        assert "Laporan Bulanan Indikator" in page.title()
+        assert page.locator("svg.chart").count() >= 5
+        titles = page.locator("svg.chart > title").all_text_contents()
+        assert any("negara tujuan" in t for t in titles)
+        assert any("kab/kota" in t for t in titles)
+        assert any("per 10.000 penduduk" in t for t in titles)
+        assert page.locator("svg.chart rect.bar").count() > 10
+        assert page.locator("svg.trend").count() >= 3
+        assert page.locator("svg#trend-placements circle").count() == 2  # one point per month
+        assert page.locator("svg#map-placements g[data-code]").count() == 15
+        box = page.locator("svg#kabkota-placements").bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 100  # laid out, not collapsed
+        assert page.locator("#headline tbody tr").count() >= 10
     assert all(u.startswith("file://") for u in requests), requests  # nothing fetched from the network
 
 

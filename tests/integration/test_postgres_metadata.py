@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Iterator
 
 import pytest
 
 from sinergi.local import localairflow
+from support import fresh_pg_database, pg_query
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-PG = dict(host="127.0.0.1", port=5432, user="postgres", dbname="test")
 MONTH = "2025-07"
 # p3mi → job_orders: a reference dataset and a dataset resolving it (task-group dependency),
 # each with the mapped share/publish per party.
@@ -25,36 +24,13 @@ DATASETS = ["p3mi", "job_orders"]
 def pg_database() -> Iterator[str]:
     import importlib.util
 
-    import psycopg2
-
     # Airflow 3.3 opens an async engine next to the sync one; for PostgreSQL that is asyncpg.
     assert importlib.util.find_spec("asyncpg"), (
         "asyncpg is not installed: Airflow 3.3 cannot use a PostgreSQL metadata database without it "
         "(add asyncpg to requirements.txt; the official Airflow image ships it)"
     )
-    name = f"sinergi_af_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(**PG)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-def _query(url: str, sql: str, *args) -> list[tuple]:
-    import psycopg2
-
-    conn = psycopg2.connect(dbname=url.rsplit("/", 1)[1], host="127.0.0.1", port=5432, user="postgres")
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall()
-    finally:
-        conn.close()
+    with fresh_pg_database("sinergi_af") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +51,7 @@ def pg_env(weed, pg_database, tmp_path_factory) -> dict[str, str]:
 def test_db_migrate_on_postgres(pg_env, pg_database, tmp_path):
     log = tmp_path / "migrate.log"
     localairflow.migrate(pg_env, log)
-    tables = {r[0] for r in _query(pg_database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    tables = {r[0] for r in pg_query(pg_database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert {"dag", "dag_run", "task_instance", "asset", "asset_event", "backfill", "alembic_version"} <= tables
     assert "sqlite" not in log.read_text().lower().split("sql_alchemy_conn")[0][-200:]
 
@@ -84,12 +60,12 @@ def test_dag_runs_with_postgres_metadata(pg_env, pg_database, tmp_path):
     log = tmp_path / "dags-test.log"
     localairflow.migrate(pg_env, tmp_path / "migrate.log")
     localairflow.dags_test("national", MONTH, pg_env, log, datasets=DATASETS)
-    runs = _query(pg_database, "SELECT run_id, state, conf FROM dag_run WHERE dag_id = %s", "sinergi_national_monthly")
+    runs = pg_query(pg_database, "SELECT run_id, state, conf FROM dag_run WHERE dag_id = %s", "sinergi_national_monthly")
     assert runs and all(state == "success" for _, state, _ in runs), runs
     conf = runs[0][2]
     conf = json.loads(conf) if isinstance(conf, str) else conf
     assert conf["month"] == MONTH
-    states = dict(_query(pg_database, "SELECT task_id || ':' || map_index, state FROM task_instance "
+    states = dict(pg_query(pg_database, "SELECT task_id || ':' || map_index, state FROM task_instance "
                                       "WHERE dag_id = %s", "sinergi_national_monthly"))
     for ds in DATASETS:
         assert states[f"{ds}.extract:-1"] == "success", states
@@ -97,7 +73,7 @@ def test_dag_runs_with_postgres_metadata(pg_env, pg_database, tmp_path):
     # the other datasets were skipped by the `datasets` param, not failed
     assert states["returns.extract:-1"] == "skipped", states
     # the Asset events with their counts are in the PostgreSQL metadata too
-    events = _query(pg_database, "SELECT a.name, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+    events = pg_query(pg_database, "SELECT a.name, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
                                  "WHERE e.source_dag_id = %s", "sinergi_national_monthly")
     names = {n for n, _ in events}
     assert {"sinergi.lampung.p3mi", "sinergi.lampung.job_orders"} <= names, names

@@ -31,7 +31,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import start_store
 from sinergi import registry
 from sinergi.layout import DPIA_MD_KEY, ROPA_MD_KEY, data_key
 from sinergi.policy import release_plan, share
@@ -44,14 +43,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def weed(tmp_path_factory):
+def weed(own_store):
     """This module's own store (overrides the session's): its months' references, volumes and key history
     must be its own, not those other tests left in the session store."""
-    running = start_store(tmp_path_factory.mktemp("reid-store"))
-    try:
-        yield running
-    finally:
-        running.embedded.down()
+    return own_store
 
 
 MONTH = "2025-10"  # a month no other test of the session publishes

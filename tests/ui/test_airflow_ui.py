@@ -33,13 +33,10 @@ from sinergi.local import localairflow
 from sinergi.local.process import free_port
 from sinergi.local.store import EmbeddedStore
 from sinergi.months import JAKARTA, Month
-from support import AirflowAPI, airflow_api
+from support import CHROMIUM, AirflowAPI, airflow_api, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-                 "--no-first-run", "--disable-component-update", "--disable-sync"]
 DAG_ID = "sinergi_national_monthly"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,10 +161,7 @@ def api(stack) -> AirflowAPI:
 
 @pytest.fixture(scope="module")
 def page(stack, api):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         pg = context.new_page()
         pg.set_default_timeout(UI_TIMEOUT_MS)
@@ -175,7 +169,6 @@ def page(stack, api):
             yield pg
         finally:
             context.close()
-            browser.close()
 
 
 def test_login_and_see_the_sinergi_dags(stack, page):

@@ -3,7 +3,6 @@ make no network request, show each rule's severity and why, and call quarantine 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,13 +10,10 @@ import pytest
 from sinergi.validate import validate
 from sinergi.validate.datadocs import publish_docs
 from sinergi.validate.docs_index import local_index_path
-from support import DirStore
+from support import DirStore, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-                 "--no-first-run", "--disable-component-update", "--disable-sync"]
 MONTH = "2026-10"
 RUN = "manual__2026-11-01T03:00:00+07:00"
 
@@ -39,16 +35,9 @@ def site(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make chromium` installs it (apt-get install chromium)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+def browser():
+    with chromium() as b:
+        yield b
 
 
 def open_offline(browser, path: Path):

@@ -21,13 +21,10 @@ from sinergi.indicators.sample import sample_trusted
 from sinergi.indicators.yearly import run_yearly
 from sinergi.layout import TRUSTED_BUCKET, trusted_key
 from sinergi.policy import load_policy
-from support import MemoryStore
+from support import MemoryStore, chromium
 
 pytestmark = [pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-                 "--no-first-run", "--disable-component-update", "--disable-sync"]
 MONTHS = [f"2025-{m:02d}" for m in range(1, 13)]
 MONTH = "2025-12"
 
@@ -60,15 +57,8 @@ def reports(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make chromium` installs it (apt-get install chromium)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def _open(browser, path: Path):

@@ -12,7 +12,6 @@ import json
 import pytest
 
 import sinergi.simulate as simulate_mod
-from conftest import start_store
 from sinergi import status
 from sinergi.layout import LEDGER_BUCKET, QUARANTINE_BUCKET, failure_key, feedback_key, feedback_problems_key
 from sinergi.pipeline import RunContext, extract_step, publish_step, recipients, share_step, validate_step
@@ -24,14 +23,10 @@ JUL, AUG, SEP = "2025-07", "2025-08", "2025-09"
 
 
 @pytest.fixture(scope="module")
-def weed(tmp_path_factory):
+def weed(own_store):
     """This module's own store (overrides the session's): the matrix reads every record of the store, so
     another test's publications, failures and key history must not be in it."""
-    running = start_store(tmp_path_factory.mktemp("status-store"))
-    try:
-        yield running
-    finally:
-        running.embedded.down()
+    return own_store
 
 
 NOW = dt.datetime(2025, 12, 1, tzinfo=dt.UTC)
